@@ -1,0 +1,147 @@
+"""The application: one composition root that opens the store, makes the hub and serves the
+HTTP API and the socket.
+
+`create_app()` is what uvicorn runs (`uvicorn --factory server.app:create_app`); settings come
+from the environment unless given. `/healthz` answers 200 only once the store is open and the
+signing secret is known, so a process manager can wait for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from rooms import Role
+from rooms.room import table_room
+
+from . import socket
+from .assemblies import normalise_code
+from .connection import RateLimit
+from .export import assembly_export
+from .hub import Hub
+from .settings import Settings, from_env
+from .store.base import Store, open_store
+from .tokens import Claims, Tokens
+
+log = logging.getLogger("samling")
+
+JOIN_BODY_MAX = 2048
+NAME_MAX = 40
+
+
+@dataclass
+class Samling:
+    settings: Settings
+    store: Store
+    tokens: Tokens
+    hub: Hub
+    started: float
+    join_limits: dict[str, RateLimit]
+
+
+async def signing_secret(store: Store, settings: Settings) -> str:
+    """SAMLING_SECRET if set, else the one kept in the store (made on first run), so every
+    process on one store accepts the others' tokens."""
+    if settings.secret:
+        return settings.secret
+    return await store.setting("secret", secrets.token_urlsafe(32))
+
+
+def error(status: int, code: str, msg: str) -> JSONResponse:
+    return JSONResponse({"error": code, "msg": msg}, status_code=status)
+
+
+async def healthz(request: Request) -> Response:
+    samling: Samling | None = getattr(request.app.state, "samling", None)
+    if samling is None:
+        return error(503, "starting", "not ready yet")
+    return JSONResponse({"ok": True, "store": samling.store.name, "rooms": len(samling.hub.rooms),
+                         **samling.hub.stats})
+
+
+def _join_limit(samling: Samling, address: str) -> RateLimit:
+    limits = samling.join_limits
+    if len(limits) > 10000:  # forget the oldest addresses rather than grow without bound
+        for key in list(limits)[:5000]:
+            del limits[key]
+    return limits.setdefault(address, RateLimit(rate=0.5, burst=10))
+
+
+async def join(request: Request) -> Response:
+    """A device joins a table with its code: it gets the token it keeps for the whole assembly."""
+    samling: Samling = request.app.state.samling
+    body = await request.body()
+    if len(body) > JOIN_BODY_MAX:
+        return error(413, "invalid_args", "the request is too large")
+    try:
+        payload = await request.json()
+    except ValueError:
+        return error(400, "invalid_args", "send JSON: {\"code\": \"K7QX2M\", \"name\": \"Mette\"}")
+    if not isinstance(payload, dict):
+        return error(400, "invalid_args", "send a JSON object")
+    name = payload.get("name")
+    if name is not None and (not isinstance(name, str) or len(name.strip()) > NAME_MAX):
+        return error(400, "invalid_args", f"name: at most {NAME_MAX} characters")
+    address = request.client.host if request.client else "?"
+    limit = _join_limit(samling, address)
+    if not limit.ready():
+        return error(429, "rate_limited", "too many wrong codes: wait a little")
+    code = normalise_code(payload.get("code"))
+    found = None if code is None else await samling.store.lookup_code(code)
+    if found is None:
+        limit.allow()  # only wrong codes are counted: guessing is throttled, a full hall is not
+        return error(404, "unknown_code", "no table has this code")
+    claims = Claims(found["assembly"], secrets.token_urlsafe(12), Role(found["role"]), found["table"])
+    await samling.store.add_member(claims.assembly, claims.device)
+    return JSONResponse({"token": samling.tokens.issue(claims), "assembly": claims.assembly,
+                         "room": table_room(found["table"]), "role": str(claims.role), "table": found["table"],
+                         "device": claims.device})
+
+
+async def export_json(request: Request) -> Response:
+    samling: Samling = request.app.state.samling
+    assembly = request.path_params["assembly"]
+    auth = request.headers.get("authorization", "")
+    claims = samling.tokens.read(auth[7:]) if auth.lower().startswith("bearer ") else None
+    if claims is None or claims.role is not Role.FACILITATOR or claims.assembly != assembly:
+        return error(403, "forbidden", "the facilitator's token for this assembly is needed")
+    data = await assembly_export(samling.hub, assembly)
+    if data is None:
+        return error(404, "unknown_assembly", "no such assembly")
+    return JSONResponse(data, headers={"Content-Disposition": f'attachment; filename="samling-{assembly}.json"'})
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = open_store(settings.db, settings.redis)
+        await store.start()
+        tokens = Tokens(await signing_secret(store, settings))
+        hub = Hub(store, settings)
+        app.state.samling = Samling(settings, store, tokens, hub, time.time(), {})
+        log.info("samling ready on the %s store", store.name)
+        try:
+            yield
+        finally:
+            del app.state.samling
+            await hub.close()
+            await store.close()
+
+    routes = [
+        Route("/healthz", healthz),
+        Route("/api/join", join, methods=["POST"]),
+        Route("/api/assemblies/{assembly}/export.json", export_json),
+        WebSocketRoute("/ws", socket.endpoint),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

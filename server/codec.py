@@ -1,0 +1,63 @@
+"""The wire and storage codec: the only module that knows MessagePack.
+
+Frames on the socket and events in a log are MessagePack maps. A stored event (a "record")
+carries everything the room needs to replay it, including what other devices must never see
+(a note's author); the frames built from it carry only the public part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+from rooms import Event
+
+
+class BadFrame(Exception):
+    """Not one MessagePack map: the socket closes with 1003."""
+
+
+def pack(obj: Any) -> bytes:
+    return msgpack.packb(obj, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def unpack_frame(data: bytes) -> dict[str, Any]:
+    """One client frame, which must be a map with string keys."""
+    try:
+        obj = msgpack.unpackb(data, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises several unrelated types for garbage
+        raise BadFrame("not MessagePack") from exc
+    if not isinstance(obj, dict):
+        raise BadFrame("a frame must be a map")
+    return obj
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One event as a room's log keeps it."""
+
+    seq: int
+    op: str
+    data: dict[str, Any]
+    cmd: str | None  # the command id that caused it (None for the server's own events)
+    device: str | None  # who sent that command
+    at: int  # ms since the epoch
+
+    @property
+    def event(self) -> Event:
+        return Event(self.op, self.data)
+
+
+def encode_record(r: Record) -> bytes:
+    return pack({"s": r.seq, "o": r.op, "d": r.data, "c": r.cmd, "v": r.device, "a": r.at})
+
+
+def decode_record(blob: bytes) -> Record:
+    m = msgpack.unpackb(blob, raw=False, strict_map_key=False)
+    return Record(m["s"], m["o"], m["d"], m["c"], m["v"], m["a"])
+
+
+def decode(blob: bytes) -> Any:
+    return msgpack.unpackb(blob, raw=False, strict_map_key=False)

@@ -1,0 +1,390 @@
+"""The live rooms of one server process: each room's state, kept current from the store's log,
+the devices listening to it, and the path of a command from a device to every other device.
+
+A command is decided on this process's copy of the room at seq S and appended only if the log
+is still at S (the store's compare-and-append). If another process got there first, this one
+catches up from the log and decides again. So every rule holds across processes without locks
+shared between them, and every device sees one order: the log's.
+
+Events reach the room from the store's fan-out (Redis pub/sub, or in-process). Fan-out may drop
+messages (pub/sub is at-most-once): a gap in seq is repaired from the stored log, and a
+reconnect to Redis catches every room up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from rooms import SYSTEM, Actor, Code, Event, Refused, Role
+from rooms import commands as c
+from rooms.hall import check_vote
+from rooms.hall import follow_ups as hall_follow_ups
+from rooms.results import ranked
+from rooms.room import HALL, RoomModel, table_room
+
+from .codec import Record, decode, decode_record, encode_record, pack
+from .settings import Settings
+from .store.base import Appended, BoxChange, CastOutcome, Outcome, Store
+
+log = logging.getLogger("samling.hub")
+
+READ_BATCH = 1000
+MAX_ATTEMPTS = 8
+TALLY_INTERVAL = 0.05  # s: at most ~20 tallies a second per poll
+
+
+class Subscriber(Protocol):
+    """A device's connection, as a room sees it: somewhere to put frames, never waited on."""
+
+    def deliver(self, frame: bytes) -> None: ...
+
+
+@dataclass(eq=False)
+class LiveRoom:
+    key: str  # the store's name: "<assembly>/<room>"
+    name: str  # the wire's name: "hall" or "table:<id>"
+    assembly: str
+    model: RoomModel
+    seq: int = 0
+    ready: bool = False
+    catching_up: bool = False
+    repair_queued: bool = False
+    catch_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    loaded: asyncio.Event = field(default_factory=asyncio.Event)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    subscribers: set[Subscriber] = field(default_factory=set)
+    pending: dict[int, Record] = field(default_factory=dict)  # arrived ahead of a gap
+    recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=1000))
+
+
+@dataclass
+class _Pacer:
+    dirty: bool = False
+    last: float = 0.0
+    task: asyncio.Task[None] | None = None
+
+
+def room_key(assembly: str, room: str) -> str:
+    return f"{assembly}/{room}"
+
+
+def poll_key(assembly: str, poll: str) -> str:
+    return f"{assembly}/{poll}"
+
+
+def err(cmd_id: Any, code: Code | str, msg: str) -> dict[str, Any]:
+    return {"t": "err", "id": cmd_id, "code": str(code), "msg": msg}
+
+
+def ack(cmd_id: str, room: str, seq: int | None) -> dict[str, Any]:
+    return {"t": "ack", "id": cmd_id, "room": room, "seq": seq}
+
+
+class Hub:
+    def __init__(self, store: Store, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.rooms: dict[str, LiveRoom] = {}
+        self.assemblies: dict[str, dict[str, Any]] = {}
+        self._pacers: dict[str, _Pacer] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.stats: dict[str, int] = {"gaps_repaired": 0, "conflicts": 0, "catch_ups": 0, "snapshots": 0}
+        store.on_reconnect = self.catch_up_all
+
+    def now(self) -> int:
+        return int(self.clock() * 1000)
+
+    # -- the assembly and its rooms --------------------------------------------------------------
+
+    async def assembly(self, assembly: str) -> dict[str, Any] | None:
+        record = self.assemblies.get(assembly)
+        if record is None:
+            record = await self.store.assembly(assembly)
+            if record is not None:
+                self.assemblies[assembly] = record
+        return record
+
+    async def rooms_of(self, actor: Actor, assembly: str) -> list[str]:
+        """The rooms a device is in, by its role (PROTOCOL.md, "Rooms by role")."""
+        if actor.role in (Role.MEMBER, Role.HOST) and actor.table is not None:
+            return [HALL, table_room(actor.table)]
+        if actor.role is Role.FACILITATOR:
+            record = await self.assembly(assembly) or {"tables": []}
+            return [HALL] + [table_room(t["id"]) for t in record["tables"]]
+        return [HALL]
+
+    async def live(self, assembly: str, name: str) -> LiveRoom:
+        """The room, loaded from its snapshot and log and listening to the fan-out."""
+        key = room_key(assembly, name)
+        room = self.rooms.get(key)
+        if room is not None:
+            if not room.ready:
+                await room.loaded.wait()
+                if not room.ready:
+                    raise Refused(Code.SERVER_BUSY, f"room {name} could not be loaded")
+            return room
+        room = LiveRoom(key, name, assembly, RoomModel(name))
+        self.rooms[key] = room
+        try:
+            await self.store.listen(key, self._on_blob)
+            snap = await self.store.snapshot(key)
+            if snap is not None:
+                room.seq, room.model = snap[0], RoomModel.load(name, decode(snap[1]))
+            while True:
+                blobs = await self.store.read(key, room.seq, READ_BATCH)
+                for blob in blobs:
+                    record = decode_record(blob)
+                    room.model.evolve(record.event)
+                    room.seq = record.seq
+                if len(blobs) < READ_BATCH:
+                    break
+            room.ready = True
+            self._drain(room)
+        except BaseException:
+            del self.rooms[key]
+            await self.store.unlisten(key, self._on_blob)
+            raise
+        finally:
+            room.loaded.set()
+        return room
+
+    # -- events arriving ---------------------------------------------------------------------------
+
+    def _on_blob(self, key: str, blob: bytes) -> None:
+        room = self.rooms.get(key)
+        if room is not None:
+            self._advance(room, decode_record(blob))
+
+    def _advance(self, room: LiveRoom, record: Record) -> None:
+        """Take one event in log order; hold it back if one before it is missing."""
+        if record.seq <= room.seq:
+            return
+        if not room.ready or room.catching_up or record.seq != room.seq + 1:
+            room.pending[record.seq] = record
+            if room.ready and not room.catching_up and not room.repair_queued:
+                room.repair_queued = True
+                self.stats["gaps_repaired"] += 1
+                self._spawn(self.catch_up(room))
+            return
+        self._apply(room, record)
+        self._drain(room)
+
+    def _drain(self, room: LiveRoom) -> None:
+        for seq in sorted(room.pending):
+            record = room.pending.pop(seq)
+            if seq == room.seq + 1:
+                self._apply(room, record)
+            elif seq > room.seq + 1:
+                room.pending[seq] = record
+                break
+
+    def _apply(self, room: LiveRoom, record: Record) -> None:
+        event = record.event
+        try:
+            room.model.evolve(event)
+        except Exception:  # a stored event that does not apply: a bug, never a device's doing
+            log.exception("event %s #%s does not apply to %s", record.op, record.seq, room.key)
+        room.seq = record.seq
+        frame = {"t": "ev", "room": room.name, "seq": record.seq, "op": record.op,
+                 "data": room.model.public(event), "cmd": record.cmd}
+        room.recent.append(frame)
+        if room.subscribers:
+            data = pack(frame)
+            for sub in list(room.subscribers):
+                sub.deliver(data)
+        if record.seq % self.settings.snapshot_every == 0:
+            self._spawn(self._save_snapshot(room, record.seq, pack(room.model.dump())))
+
+    async def catch_up(self, room: LiveRoom) -> None:
+        """Read what the log holds past this room's seq (a gap, a conflict, a reconnect)."""
+        if not room.ready:
+            return
+        async with room.catch_lock:
+            room.repair_queued = False
+            room.catching_up = True
+            self.stats["catch_ups"] += 1
+            try:
+                for _ in range(100):
+                    blobs = await self.store.read(room.key, room.seq, READ_BATCH)
+                    for blob in blobs:
+                        record = decode_record(blob)
+                        if record.seq == room.seq + 1:
+                            room.pending.pop(record.seq, None)
+                            self._apply(room, record)
+                    self._drain(room)
+                    if len(blobs) < READ_BATCH and not room.pending:
+                        return
+                    if len(blobs) < READ_BATCH:
+                        await asyncio.sleep(0.01)  # a newer event overtook its own append: read again
+                log.error("room %s: could not close a gap up to %s", room.key, max(room.pending))
+            finally:
+                room.catching_up = False
+                self._drain(room)
+
+    async def catch_up_all(self) -> None:
+        for room in list(self.rooms.values()):
+            await self.catch_up(room)
+
+    async def _save_snapshot(self, room: LiveRoom, seq: int, blob: bytes) -> None:
+        await self.store.save_snapshot(room.key, seq, blob)
+        self.stats["snapshots"] += 1
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- commands ------------------------------------------------------------------------------------
+
+    async def execute(self, actor: Actor, assembly: str, name: str, op: Any, args: Any, cmd_id: str) -> dict[str, Any]:
+        """Run one device command: the `ack` or `err` frame to answer it with."""
+        room = await self.live(assembly, name)
+        key = f"{actor.device}|{cmd_id}"
+        try:
+            cmd = room.model.parse(op, args)
+            if isinstance(cmd, c.CastVote):
+                return await self._vote(room, actor, cmd, cmd_id, key)
+            if isinstance(cmd, c.Spotlight) and cmd.table is not None:
+                cmd = replace(cmd, results=tuple(await self._results(assembly, cmd.table)))
+            result = await self._decide_and_append(room, actor, str(op), cmd, cmd_id, key)
+        except Refused as refusal:
+            seq = await self.store.acked(room.key, key)  # a resend of a command stored before?
+            if seq is not None:
+                return ack(cmd_id, name, seq)
+            return err(cmd_id, refusal.code, refusal.msg)
+        return ack(cmd_id, name, result.seq)
+
+    async def _decide_and_append(self, room: LiveRoom, actor: Actor, op: str, cmd: c.Command, cmd_id: str | None,
+                                 key: str | None, box: BoxChange | None = None) -> Appended:
+        async with room.lock:
+            for _ in range(MAX_ATTEMPTS):
+                now = self.now()
+                events = room.model.decide(actor, op, cmd, now)
+                change = box or self._box_change(room, events)
+                records = [Record(room.seq + i + 1, e.op, dict(e.data), cmd_id, None if actor is SYSTEM else
+                                  actor.device, now) for i, e in enumerate(events)]
+                result = await self.store.append(room.key, room.seq, [encode_record(r) for r in records], key, change)
+                if result.outcome is Outcome.OK:
+                    for record in records:
+                        self._advance(room, record)
+                    break
+                if result.outcome is not Outcome.CONFLICT:
+                    return result
+                self.stats["conflicts"] += 1
+                await self.catch_up(room)
+            else:
+                raise Refused(Code.CONFLICT, "the room is busy: send the command again")
+        for event in events:
+            await self._follow_up(room, event, result.seq)
+        return result
+
+    def _box_change(self, room: LiveRoom, events: list[Event]) -> BoxChange | None:
+        for event in events:
+            if event.op == "poll.open":
+                return BoxChange(poll_key(room.assembly, event.data["poll"]), "open", len(event.data["options"]))
+            if event.op == "poll.close":
+                return BoxChange(poll_key(room.assembly, event.data["poll"]), "close")
+        return None
+
+    async def _follow_up(self, room: LiveRoom, event: Event, seq: int) -> None:
+        """Carry a hall decision into the tables, and publish a closed poll's final tally."""
+        if room.name != HALL:
+            return
+        if event.op == "poll.close":
+            self.request_tally(room, event.data["poll"])
+        for table, cmd, op in hall_follow_ups(event):
+            target = await self.live(room.assembly, table_room(table))
+            try:
+                await self._decide_and_append(target, SYSTEM, op, cmd, None, f"hall:{seq}")
+            except Refused as refusal:
+                log.warning("%s at %s after hall #%s: %s", op, target.key, seq, refusal)
+
+    async def _results(self, assembly: str, table: str) -> list[dict[str, Any]]:
+        record = await self.assembly(assembly)
+        if record is None or table not in {t["id"] for t in record["tables"]}:
+            raise Refused(Code.UNKNOWN_TARGET, f"no table {table}")
+        state = (await self.live(assembly, table_room(table))).model.table
+        return [] if state.board is None else ranked(state.board)
+
+    # -- ballots -------------------------------------------------------------------------------------
+
+    async def _vote(self, room: LiveRoom, actor: Actor, cmd: c.CastVote, cmd_id: str, key: str) -> dict[str, Any]:
+        try:
+            check_vote(room.model.hall, actor, cmd)
+        except Refused as refusal:
+            if refusal.code is not Code.POLL_CLOSED:
+                raise
+        outcome = await self.store.cast(poll_key(room.assembly, cmd.poll), actor.device, cmd.choice, key)
+        if outcome is CastOutcome.CLOSED:
+            raise Refused(Code.POLL_CLOSED, f"poll {cmd.poll} is closed")
+        if outcome is CastOutcome.OK:
+            self.request_tally(room, cmd.poll)
+        return ack(cmd_id, room.name, None)
+
+    def request_tally(self, room: LiveRoom, poll: str) -> None:
+        """Publish the poll's tally soon: at most one per TALLY_INTERVAL, always one after the last ask."""
+        pacer = self._pacers.setdefault(poll_key(room.assembly, poll), _Pacer())
+        pacer.dirty = True
+        if pacer.task is None or pacer.task.done():
+            pacer.task = asyncio.get_running_loop().create_task(self._pace(room, poll, pacer))
+
+    async def _pace(self, room: LiveRoom, poll: str, pacer: _Pacer) -> None:
+        while pacer.dirty:
+            wait = pacer.last + TALLY_INTERVAL - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            pacer.dirty = False
+            try:
+                await self._tally(room, poll)
+            except Exception:
+                log.exception("tally of %s in %s", poll, room.assembly)
+            pacer.last = time.monotonic()
+
+    async def _tally(self, room: LiveRoom, poll: str) -> None:
+        for _ in range(MAX_ATTEMPTS):
+            count = await self.store.count(poll_key(room.assembly, poll))
+            present = await self.store.members(room.assembly)
+            cmd = c.Tally(poll, tuple(count.counts), count.voters, present)
+            box = BoxChange(poll_key(room.assembly, poll), "tally", version=count.version)
+            result = await self._decide_and_append(room, SYSTEM, "poll.tally", cmd, None, None, box)
+            if result.outcome is not Outcome.STALE:
+                return
+
+    async def my_ballots(self, assembly: str, device: str) -> dict[str, int]:
+        """The device's own choices in the hall's open polls, so a reload shows its vote."""
+        hall = await self.live(assembly, HALL)
+        mine: dict[str, int] = {}
+        for poll in hall.model.hall.polls.values():
+            if poll.open:
+                choice = await self.store.ballot(poll_key(assembly, poll.id), device)
+                if choice is not None:
+                    mine[poll.id] = choice
+        return mine
+
+    # -- devices -------------------------------------------------------------------------------------
+
+    def resume(self, room: LiveRoom, actor: Actor, since: Any) -> dict[str, Any]:
+        """A room's part of `welcome`: the events after `since` if this process still has them
+        all, else a snapshot. Call and subscribe with no await between, so nothing slips through."""
+        if type(since) is int and 0 <= since <= room.seq:
+            if since == room.seq:
+                return {"seq": room.seq, "events": []}
+            recent = room.recent
+            if recent and recent[0]["seq"] <= since + 1 and room.seq - since <= self.settings.history:
+                return {"seq": room.seq, "events": [f for f in recent if f["seq"] > since]}
+        return {"seq": room.seq, "state": room.model.view(actor)}
+
+    async def close(self) -> None:
+        for pacer in self._pacers.values():
+            if pacer.task is not None:
+                pacer.task.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, *(p.task for p in self._pacers.values() if p.task), return_exceptions=True)

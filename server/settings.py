@@ -1,0 +1,50 @@
+"""Settings from the command line and the environment, in one place, with their reasons.
+
+Command-line options win over environment variables (`REDIS_URL`, `SAMLING_DB`,
+`SAMLING_SECRET`, `SAMLING_PUBLIC_URL`, `SAMLING_ALLOWED_ORIGINS`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db: str = "samling.db"
+    redis: str | None = None
+    secret: str | None = None  # None: generated once and kept in the store
+    public_url: str | None = None  # the base of printed links; default http://host:port
+    allowed_origins: tuple[str, ...] = ()  # besides the server's own origin
+    max_frame: int = 16 * 1024  # bytes: a note is 280 chars; this leaves room for any real command
+    send_queue: int = 2000  # frames waiting for one device before it is closed as too slow
+    rate: float = 20.0  # commands per second per connection, sustained
+    burst: int = 60  # commands a connection may send at once
+    hello_timeout: float = 10.0  # seconds a socket may stay open without saying hello
+    history: int = 1000  # events a resuming device may be sent instead of a snapshot
+    snapshot_every: int = 200  # events between stored snapshots of a room
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "localhost" if self.host in ("0.0.0.0", "127.0.0.1", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+
+def from_env(**given: object) -> Settings:
+    """Settings from `given` (None means not given) falling back to the environment."""
+    env = os.environ
+    values: dict[str, object] = {
+        "db": env.get("SAMLING_DB", "samling.db"),
+        "redis": env.get("REDIS_URL") or None,
+        "secret": env.get("SAMLING_SECRET") or None,
+        "public_url": env.get("SAMLING_PUBLIC_URL") or None,
+        "allowed_origins": tuple(o for o in env.get("SAMLING_ALLOWED_ORIGINS", "").split(",") if o),
+    }
+    values.update({k: v for k, v in given.items() if v is not None})
+    return Settings(**values)  # type: ignore[arg-type]

@@ -1,0 +1,186 @@
+"""The `/ws` endpoint: PROTOCOL.md over one WebSocket, one MessagePack map per binary frame.
+
+Every frame from a device is untrusted. Its transport-level faults close the socket (a text
+frame or a non-map: 1003; too big: 1009). Everything else is answered with an `err` and the
+socket goes on: a bad command never costs a device its connection, and never touches the room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from rooms import Code
+from rooms.actors import Role
+
+from .codec import BadFrame, pack, unpack_frame
+from .connection import (
+    CLOSE_AUTH,
+    CLOSE_BAD_FRAME,
+    CLOSE_NO_HELLO,
+    CLOSE_POLICY,
+    CLOSE_TOO_BIG,
+    Outbox,
+    RateLimit,
+)
+from .hub import Hub, LiveRoom, err
+from .settings import Settings
+from .tokens import Claims, Tokens
+
+log = logging.getLogger("samling.socket")
+
+
+def origin_allowed(ws: WebSocket, settings: Settings) -> bool:
+    """A browser's socket must come from our own pages (or a configured origin); other clients
+    send no Origin and are judged by their token alone."""
+    origin = ws.headers.get("origin")
+    if origin is None:
+        return True
+    if origin in settings.allowed_origins or "*" in settings.allowed_origins:
+        return True
+    return urlsplit(origin).netloc == ws.headers.get("host", "")
+
+
+class Session:
+    """One device on one socket, from hello to close."""
+
+    def __init__(self, ws: WebSocket, hub: Hub, tokens: Tokens, settings: Settings) -> None:
+        self.ws, self.hub, self.tokens, self.settings = ws, hub, tokens, settings
+        self.outbox = Outbox(self._send, self._close, settings.send_queue)
+        self.limit = RateLimit(settings.rate, settings.burst)
+        self.claims: Claims | None = None
+        self.rooms: dict[str, LiveRoom] = {}
+
+    async def _send(self, frame: bytes) -> None:
+        await self.ws.send_bytes(frame)
+
+    async def _close(self, code: int, reason: str) -> None:
+        await self.ws.close(code, reason)
+
+    def reply(self, frame: dict[str, Any]) -> None:
+        self.outbox.deliver(pack(frame))
+
+    async def run(self) -> None:
+        writer = asyncio.get_running_loop().create_task(self.outbox.run())
+        try:
+            await self._read()
+        except WebSocketDisconnect:
+            pass
+        finally:
+            for room in self.rooms.values():
+                room.subscribers.discard(self.outbox)
+            if self.outbox.closing is not None and not writer.done():
+                try:
+                    await asyncio.wait_for(writer, 2)  # let the close frame and its reason go out
+                except (TimeoutError, Exception):
+                    pass
+            writer.cancel()
+
+    async def _read(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.hello_timeout
+        while self.outbox.closing is None:
+            if self.claims is None:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        message = await self.ws.receive()
+                except TimeoutError:
+                    self.outbox.close_soon(CLOSE_NO_HELLO, "no hello in time")
+                    return
+            else:
+                message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if message.get("text") is not None:
+                self.outbox.close_soon(CLOSE_BAD_FRAME, "binary MessagePack frames only")
+                return
+            data: bytes = message.get("bytes") or b""
+            if len(data) > self.settings.max_frame:
+                self.outbox.close_soon(CLOSE_TOO_BIG, f"frames are at most {self.settings.max_frame} bytes")
+                return
+            try:
+                frame = unpack_frame(data)
+            except BadFrame as exc:
+                self.outbox.close_soon(CLOSE_BAD_FRAME, str(exc))
+                return
+            await self.handle(frame)
+
+    async def handle(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("t")
+        if kind == "hello":
+            if self.claims is not None:
+                self.reply(err(None, Code.BAD_FRAME, "hello was already said"))
+            else:
+                await self.hello(frame)
+        elif kind == "cmd":
+            await self.command(frame)
+        elif kind == "ping":
+            self.reply({"t": "pong", "now": self.hub.now()})
+        else:
+            self.reply(err(frame.get("id") if isinstance(frame.get("id"), str) else None, Code.BAD_FRAME,
+                           "t must be hello, cmd or ping"))
+
+    async def hello(self, frame: dict[str, Any]) -> None:
+        claims = self.tokens.read(frame.get("token"))
+        record = None if claims is None else await self.hub.assembly(claims.assembly)
+        if claims is None or record is None:
+            self.reply(err(None, Code.NOT_AUTHENTICATED, "this token is not valid here"))
+            self.outbox.close_soon(CLOSE_AUTH, "not authenticated")
+            return
+        actor = claims.actor
+        names = await self.hub.rooms_of(actor, claims.assembly)
+        rooms = [await self.hub.live(claims.assembly, name) for name in names]
+        votes = await self.hub.my_ballots(claims.assembly, actor.device) if actor.seated else {}
+        since = frame.get("since") if isinstance(frame.get("since"), dict) else {}
+        assert isinstance(since, dict)
+        # From here to subscribing, no await: the welcome and the live events meet at one seq.
+        welcome = {
+            "t": "welcome", "now": self.hub.now(), "votes": votes,
+            "you": {"device": actor.device, "role": str(actor.role), "table": actor.table,
+                    "assembly": claims.assembly},
+            "rooms": {room.name: self.hub.resume(room, actor, since.get(room.name)) for room in rooms},
+        }
+        self.reply(welcome)
+        for room in rooms:
+            room.subscribers.add(self.outbox)
+            self.rooms[room.name] = room
+        self.claims = claims
+
+    async def command(self, frame: dict[str, Any]) -> None:
+        cmd_id = frame.get("id")
+        if not isinstance(cmd_id, str) or not 1 <= len(cmd_id) <= 64:
+            self.reply(err(None, Code.BAD_FRAME, "id must be a string of 1-64 characters"))
+            return
+        if self.claims is None:
+            self.reply(err(cmd_id, Code.NOT_AUTHENTICATED, "say hello first"))
+            return
+        if not self.limit.allow():
+            self.reply(err(cmd_id, Code.RATE_LIMITED, "too many commands: slow down"))
+            return
+        room = frame.get("room")
+        if not isinstance(room, str) or room not in self.rooms:
+            self.reply(err(cmd_id, Code.FORBIDDEN, f"you are not in room {room!r}"))
+            return
+        if self.claims.role is Role.DISPLAY:
+            self.reply(err(cmd_id, Code.FORBIDDEN, "a display only watches"))
+            return
+        try:
+            answer = await self.hub.execute(self.claims.actor, self.claims.assembly, room, frame.get("op"),
+                                            frame.get("args", {}), cmd_id)
+        except Exception:
+            log.exception("command %s in %s failed", frame.get("op"), room)
+            answer = err(cmd_id, Code.SERVER_BUSY, "the server could not store this: send it again")
+        self.reply(answer)
+
+
+async def endpoint(ws: WebSocket) -> None:
+    samling = ws.app.state.samling
+    if not origin_allowed(ws, samling.settings):
+        await ws.close(CLOSE_POLICY, "origin not allowed")
+        return
+    await ws.accept()
+    await Session(ws, samling.hub, samling.tokens, samling.settings).run()

@@ -1,0 +1,178 @@
+"""The storage port: per-room append-only logs, exactly-once keys, snapshots, ballot boxes,
+the assembly registry, and the fan-out of appended events to every server process.
+
+Two backends implement it with the same behaviour (one contract test suite runs on both):
+`sqlite.SqliteStore` (the embedded default, one process) and `redis.RedisStore` (many processes
+sharing one Redis). The store knows nothing of notes or polls: an event is an opaque blob, a
+room and a poll are keys. Every method that writes returns only once the write is stored.
+
+Appends are conditional (`expect`: the seq the caller's decision was made on): that single
+compare-and-append is what keeps every rule true across processes. A caller that gets
+`conflict` catches up from the log and decides again.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Literal
+
+Listener = Callable[[str, bytes], None]  # (room key, event blob), called on the event loop
+ReconnectListener = Callable[[], Awaitable[None]]
+
+
+class Outcome(StrEnum):
+    OK = "ok"  # appended: seq is the last new event's
+    DUPLICATE = "duplicate"  # the key was seen: seq is what it was acked with
+    CONFLICT = "conflict"  # the log moved past `expect`: seq is the head now
+    STALE = "stale"  # a tally read before a newer ballot: count again
+    UNCHANGED = "unchanged"  # a tally of what was already tallied: nothing to add
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    outcome: Outcome
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class BoxChange:
+    """A change to a poll's ballot box made atomically with an append to the hall's log."""
+
+    poll: str
+    action: Literal["open", "close", "tally"]
+    options: int = 0  # open: how many choices
+    version: int = 0  # tally: the box version the counts were read at
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    counts: list[int]
+    voters: int
+    version: int  # rises with every ballot changed (and at close)
+    open: bool
+
+
+class CastOutcome(StrEnum):
+    OK = "ok"
+    DUPLICATE = "duplicate"
+    CLOSED = "closed"
+
+
+class Store(ABC):
+    """One interface, several backends (see the module docstring)."""
+
+    name: str = "store"
+
+    def __init__(self) -> None:
+        self._listeners: dict[str, set[Listener]] = {}
+        self.on_reconnect: ReconnectListener | None = None
+
+    # -- life
+    async def start(self) -> None:
+        """Open connections, create what is missing. Must be awaited before any other call."""
+
+    async def close(self) -> None:
+        """Release everything; the store may not be used again."""
+
+    # -- settings and the registry
+    @abstractmethod
+    async def setting(self, key: str, default: str) -> str:
+        """The value kept under `key`, storing `default` first if there is none (set-if-absent)."""
+
+    @abstractmethod
+    async def create_assembly(self, assembly: str, record: dict[str, Any], codes: dict[str, dict[str, Any]]) -> bool:
+        """Keep a new assembly and its join codes; False (and nothing kept) if any code is taken."""
+
+    @abstractmethod
+    async def assembly(self, assembly: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    async def assemblies(self) -> list[str]: ...
+
+    @abstractmethod
+    async def lookup_code(self, code: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    async def add_member(self, assembly: str, device: str) -> int:
+        """Count `device` as a member of `assembly`; the number of members now."""
+
+    @abstractmethod
+    async def members(self, assembly: str) -> int: ...
+
+    # -- logs
+    @abstractmethod
+    async def head(self, room: str) -> int:
+        """The seq of the room's last event (0 for an empty log)."""
+
+    @abstractmethod
+    async def read(self, room: str, after: int, limit: int = 1000) -> list[bytes]:
+        """Up to `limit` event blobs with seq after+1, after+2, ... in order."""
+
+    @abstractmethod
+    async def append(self, room: str, expect: int, blobs: list[bytes], key: str | None = None,
+                     box: BoxChange | None = None) -> Appended:
+        """Append `blobs` as seq expect+1.. if the head is `expect`, keeping `key` (exactly-once);
+        then fan them out to every process's listeners of `room`."""
+
+    @abstractmethod
+    async def acked(self, room: str, key: str) -> int | None:
+        """The seq a command key was acked with, if it was."""
+
+    @abstractmethod
+    async def snapshot(self, room: str) -> tuple[int, bytes] | None: ...
+
+    @abstractmethod
+    async def save_snapshot(self, room: str, seq: int, blob: bytes) -> None:
+        """Keep a snapshot of the room at `seq` (an older one never replaces a newer one)."""
+
+    # -- ballot boxes
+    @abstractmethod
+    async def cast(self, poll: str, device: str, choice: int, key: str) -> CastOutcome:
+        """Put `device`'s ballot for `choice` in the box (replacing its earlier one), once per key."""
+
+    @abstractmethod
+    async def ballot(self, poll: str, device: str) -> int | None:
+        """`device`'s own current choice: only ever shown back to that device."""
+
+    @abstractmethod
+    async def count(self, poll: str) -> Count: ...
+
+    # -- fan-out
+    async def listen(self, room: str, listener: Listener) -> None:
+        """Call `listener` with every blob appended to `room` from now on, by any process."""
+        first = room not in self._listeners
+        self._listeners.setdefault(room, set()).add(listener)
+        if first:
+            await self._subscribe(room)
+
+    async def unlisten(self, room: str, listener: Listener) -> None:
+        listeners = self._listeners.get(room)
+        if listeners is None:
+            return
+        listeners.discard(listener)
+        if not listeners:
+            del self._listeners[room]
+            await self._unsubscribe(room)
+
+    def _deliver(self, room: str, blob: bytes) -> None:
+        for listener in list(self._listeners.get(room, ())):
+            listener(room, blob)
+
+    async def _subscribe(self, room: str) -> None:
+        """Backends that fan out across processes start receiving `room` here."""
+
+    async def _unsubscribe(self, room: str) -> None: ...
+
+
+def open_store(db: str | None, redis_url: str | None) -> Store:
+    """The backend the settings ask for: Redis when a URL is given, else SQLite at `db`."""
+    if redis_url:
+        from .redis import RedisStore
+
+        return RedisStore(redis_url)
+    from .sqlite import SqliteStore
+
+    return SqliteStore(db or "samling.db")

@@ -1,0 +1,249 @@
+"""The embedded store: one SQLite file (WAL), written from one thread, fanned out in-process.
+
+SQLite calls block, so they run on a single worker thread with one connection: the event loop
+never waits on the disk, and one writer means transactions never contend. `synchronous=NORMAL`
+in WAL mode makes a committed transaction survive a crash of the process (the protocol's
+promise); `SAMLING_SQLITE_SYNC=FULL` also survives the machine losing power, at a cost per write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from .base import Appended, BoxChange, CastOutcome, Count, Outcome, Store
+
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS assemblies (id TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS codes (code TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS members (assembly TEXT, device TEXT, PRIMARY KEY (assembly, device)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (room TEXT, seq INTEGER, blob BLOB NOT NULL, PRIMARY KEY (room, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS heads (room TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS acks (room TEXT, key TEXT, seq INTEGER, PRIMARY KEY (room, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshots (room TEXT PRIMARY KEY, seq INTEGER NOT NULL, blob BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS boxes (poll TEXT PRIMARY KEY, open INTEGER, options INTEGER,
+                                  version INTEGER, tallied INTEGER);
+CREATE TABLE IF NOT EXISTS ballots (poll TEXT, device TEXT, choice INTEGER, PRIMARY KEY (poll, device)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ballot_keys (poll TEXT, key TEXT, PRIMARY KEY (poll, key)) WITHOUT ROWID;
+"""
+
+
+class SqliteStore(Store):
+    name = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="samling-sqlite")
+        self._db: sqlite3.Connection | None = None
+
+    # -- plumbing
+    def _open(self) -> None:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        sync = os.environ.get("SAMLING_SQLITE_SYNC", "NORMAL").upper()
+        db.execute(f"PRAGMA synchronous={'FULL' if sync == 'FULL' else 'NORMAL'}")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.executescript(SCHEMA)
+        self._db = db
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` in one immediate transaction on the worker thread."""
+        db = self._db
+        assert db is not None, "SqliteStore.start() was not awaited"
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            out = fn(db)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return out
+
+    async def _tx_async(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._run(self._tx, fn)
+
+    async def start(self) -> None:
+        await self._run(self._open)
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._run(self._db.close)
+            self._db = None
+        self._pool.shutdown(wait=True)
+
+    # -- settings and the registry
+    async def setting(self, key: str, default: str) -> str:
+        def go(db: sqlite3.Connection) -> str:
+            db.execute("INSERT OR IGNORE INTO settings VALUES (?, ?)", (key, default))
+            return str(db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()[0])
+        return await self._tx_async(go)
+
+    async def create_assembly(self, assembly: str, record: dict[str, Any], codes: dict[str, dict[str, Any]]) -> bool:
+        def go(db: sqlite3.Connection) -> bool:
+            marks = ",".join("?" * len(codes))
+            if codes and db.execute(f"SELECT 1 FROM codes WHERE code IN ({marks})", list(codes)).fetchone():
+                return False
+            db.execute("INSERT INTO assemblies VALUES (?, ?)", (assembly, json.dumps(record)))
+            db.executemany("INSERT INTO codes VALUES (?, ?)", [(k, json.dumps(v)) for k, v in codes.items()])
+            return True
+        return await self._tx_async(go)
+
+    async def assembly(self, assembly: str) -> dict[str, Any] | None:
+        return await self._json("SELECT data FROM assemblies WHERE id = ?", assembly)
+
+    async def assemblies(self) -> list[str]:
+        def go(db: sqlite3.Connection) -> list[str]:
+            return [r[0] for r in db.execute("SELECT id FROM assemblies ORDER BY rowid")]
+        return await self._tx_async(go)
+
+    async def lookup_code(self, code: str) -> dict[str, Any] | None:
+        return await self._json("SELECT data FROM codes WHERE code = ?", code)
+
+    async def _json(self, sql: str, arg: str) -> dict[str, Any] | None:
+        def go(db: sqlite3.Connection) -> dict[str, Any] | None:
+            row = db.execute(sql, (arg,)).fetchone()
+            return None if row is None else dict(json.loads(row[0]))
+        return await self._run(lambda: go(self._conn()))
+
+    def _conn(self) -> sqlite3.Connection:
+        assert self._db is not None, "SqliteStore.start() was not awaited"
+        return self._db
+
+    async def add_member(self, assembly: str, device: str) -> int:
+        def go(db: sqlite3.Connection) -> int:
+            db.execute("INSERT OR IGNORE INTO members VALUES (?, ?)", (assembly, device))
+            return int(db.execute("SELECT count(*) FROM members WHERE assembly = ?", (assembly,)).fetchone()[0])
+        return await self._tx_async(go)
+
+    async def members(self, assembly: str) -> int:
+        def go() -> int:
+            sql = "SELECT count(*) FROM members WHERE assembly = ?"
+            return int(self._conn().execute(sql, (assembly,)).fetchone()[0])
+        return await self._run(go)
+
+    # -- logs
+    @staticmethod
+    def _head(db: sqlite3.Connection, room: str) -> int:
+        row = db.execute("SELECT seq FROM heads WHERE room = ?", (room,)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    async def head(self, room: str) -> int:
+        return await self._run(lambda: self._head(self._conn(), room))
+
+    async def read(self, room: str, after: int, limit: int = 1000) -> list[bytes]:
+        def go() -> list[bytes]:
+            rows = self._conn().execute(
+                "SELECT blob FROM events WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?", (room, after, limit))
+            return [bytes(r[0]) for r in rows]
+        return await self._run(go)
+
+    async def append(self, room: str, expect: int, blobs: list[bytes], key: str | None = None,
+                     box: BoxChange | None = None) -> Appended:
+        def go(db: sqlite3.Connection) -> Appended:
+            if key is not None:
+                row = db.execute("SELECT seq FROM acks WHERE room = ? AND key = ?", (room, key)).fetchone()
+                if row is not None:
+                    return Appended(Outcome.DUPLICATE, int(row[0]))
+            head = self._head(db, room)
+            if head != expect:
+                return Appended(Outcome.CONFLICT, head)
+            if box is not None:
+                refusal = self._change_box(db, box)
+                if refusal is not None:
+                    return Appended(refusal, head)
+            db.executemany("INSERT INTO events VALUES (?, ?, ?)",
+                           [(room, head + i + 1, blob) for i, blob in enumerate(blobs)])
+            head += len(blobs)
+            db.execute("INSERT OR REPLACE INTO heads VALUES (?, ?)", (room, head))
+            if key is not None:
+                db.execute("INSERT INTO acks VALUES (?, ?, ?)", (room, key, head))
+            return Appended(Outcome.OK, head)
+        result = await self._tx_async(go)
+        if result.outcome is Outcome.OK:
+            for blob in blobs:
+                self._deliver(room, blob)
+        return result
+
+    @staticmethod
+    def _change_box(db: sqlite3.Connection, box: BoxChange) -> Outcome | None:
+        if box.action == "open":
+            db.execute("INSERT OR REPLACE INTO boxes VALUES (?, 1, ?, 0, -1)", (box.poll, box.options))
+            return None
+        if box.action == "close":
+            db.execute("UPDATE boxes SET open = 0, version = version + 1 WHERE poll = ?", (box.poll,))
+            return None
+        row = db.execute("SELECT version, tallied FROM boxes WHERE poll = ?", (box.poll,)).fetchone()
+        version, tallied = (0, -1) if row is None else (int(row[0]), int(row[1]))
+        if version != box.version:
+            return Outcome.STALE
+        if tallied == version:
+            return Outcome.UNCHANGED
+        db.execute("UPDATE boxes SET tallied = ? WHERE poll = ?", (version, box.poll))
+        return None
+
+    async def acked(self, room: str, key: str) -> int | None:
+        def go() -> int | None:
+            row = self._conn().execute("SELECT seq FROM acks WHERE room = ? AND key = ?", (room, key)).fetchone()
+            return None if row is None else int(row[0])
+        return await self._run(go)
+
+    async def snapshot(self, room: str) -> tuple[int, bytes] | None:
+        def go() -> tuple[int, bytes] | None:
+            row = self._conn().execute("SELECT seq, blob FROM snapshots WHERE room = ?", (room,)).fetchone()
+            return None if row is None else (int(row[0]), bytes(row[1]))
+        return await self._run(go)
+
+    async def save_snapshot(self, room: str, seq: int, blob: bytes) -> None:
+        def go(db: sqlite3.Connection) -> None:
+            db.execute("INSERT INTO snapshots VALUES (?, ?, ?) ON CONFLICT (room) DO UPDATE "
+                       "SET seq = excluded.seq, blob = excluded.blob WHERE excluded.seq > snapshots.seq",
+                       (room, seq, blob))
+        await self._tx_async(go)
+
+    # -- ballot boxes
+    async def cast(self, poll: str, device: str, choice: int, key: str) -> CastOutcome:
+        def go(db: sqlite3.Connection) -> CastOutcome:
+            if db.execute("SELECT 1 FROM ballot_keys WHERE poll = ? AND key = ?", (poll, key)).fetchone():
+                return CastOutcome.DUPLICATE
+            row = db.execute("SELECT open FROM boxes WHERE poll = ?", (poll,)).fetchone()
+            if row is None or not row[0]:
+                return CastOutcome.CLOSED
+            prev = db.execute("SELECT choice FROM ballots WHERE poll = ? AND device = ?", (poll, device)).fetchone()
+            if prev is None or int(prev[0]) != choice:
+                db.execute("INSERT OR REPLACE INTO ballots VALUES (?, ?, ?)", (poll, device, choice))
+                db.execute("UPDATE boxes SET version = version + 1 WHERE poll = ?", (poll,))
+            db.execute("INSERT INTO ballot_keys VALUES (?, ?)", (poll, key))
+            return CastOutcome.OK
+        return await self._tx_async(go)
+
+    async def ballot(self, poll: str, device: str) -> int | None:
+        def go() -> int | None:
+            sql = "SELECT choice FROM ballots WHERE poll = ? AND device = ?"
+            row = self._conn().execute(sql, (poll, device)).fetchone()
+            return None if row is None else int(row[0])
+        return await self._run(go)
+
+    async def count(self, poll: str) -> Count:
+        def go(db: sqlite3.Connection) -> Count:
+            row = db.execute("SELECT options, version, open FROM boxes WHERE poll = ?", (poll,)).fetchone()
+            if row is None:
+                return Count([], 0, 0, False)
+            counts = [0] * int(row[0])
+            for choice, n in db.execute("SELECT choice, count(*) FROM ballots WHERE poll = ? GROUP BY choice",
+                                        (poll,)):
+                if 0 <= choice < len(counts):
+                    counts[choice] = int(n)
+            return Count(counts, sum(counts), int(row[1]), bool(row[2]))
+        return await self._tx_async(go)
