@@ -23,9 +23,9 @@ DESCRIPTION = "Samling: live facilitation for citizens' assemblies (tables, note
 
 
 def _store_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--db", metavar="PATH", help="the embedded store's SQLite file (default: $SAMLING_DB or samling.db)")
-    g.add_argument("--redis", metavar="URL", help="use Redis at URL instead (default: $REDIS_URL), e.g. redis://localhost:6379/0")
+    p.add_argument("--db", metavar="PATH", help="the embedded store's SQLite file (default: $SAMLING_DB or samling.db)")
+    p.add_argument("--redis", metavar="URL",
+                   help="use Redis at URL instead of --db (default: $REDIS_URL), e.g. redis://localhost:6379/0")
 
 
 def _serve_options(p: argparse.ArgumentParser, port: int = 8000) -> None:
