@@ -74,8 +74,8 @@ class Servers:
 
     def start(self, db: Path | str | None = None, redis: str | None = None, **kwargs: Any) -> ServerProcess:
         """Start a server (blocking until /healthz is 200). kwargs go to ServerProcess (port, env, ...)."""
-        proc = ServerProcess(db=db if db is not None else self.default_db, redis=redis,
-                             workdir=self.workdir, secret=self.secret, **kwargs)
+        kwargs.setdefault("secret", self.secret)
+        proc = ServerProcess(db=db if db is not None else self.default_db, redis=redis, workdir=self.workdir, **kwargs)
         self.started.append(proc)
         return proc.start()
 
