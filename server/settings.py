@@ -1,13 +1,14 @@
 """Settings from the command line and the environment, in one place, with their reasons.
 
 Command-line options win over environment variables (`REDIS_URL`, `SAMLING_DB`,
-`SAMLING_SECRET`, `SAMLING_PUBLIC_URL`, `SAMLING_ALLOWED_ORIGINS`).
+`SAMLING_SECRET`, `SAMLING_PUBLIC_URL`, `SAMLING_ALLOWED_ORIGINS`). The limits below can be
+tuned with `SAMLING_<NAME>` too (e.g. `SAMLING_SEND_QUEUE=500`); the defaults suit a hall.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,6 @@ class Settings:
     hello_timeout: float = 10.0  # seconds a socket may stay open without saying hello
     history: int = 1000  # events a resuming device may be sent instead of a snapshot
     snapshot_every: int = 200  # events between stored snapshots of a room
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -34,6 +34,10 @@ class Settings:
             return self.public_url.rstrip("/")
         host = "localhost" if self.host in ("0.0.0.0", "127.0.0.1", "::") else self.host
         return f"http://{host}:{self.port}"
+
+
+TUNABLE = {"max_frame": int, "send_queue": int, "rate": float, "burst": int, "hello_timeout": float,
+           "history": int, "snapshot_every": int}
 
 
 def from_env(**given: object) -> Settings:
@@ -46,5 +50,12 @@ def from_env(**given: object) -> Settings:
         "public_url": env.get("SAMLING_PUBLIC_URL") or None,
         "allowed_origins": tuple(o for o in env.get("SAMLING_ALLOWED_ORIGINS", "").split(",") if o),
     }
+    for name, kind in TUNABLE.items():
+        raw = env.get(f"SAMLING_{name.upper()}")
+        if raw:
+            try:
+                values[name] = kind(raw)
+            except ValueError:
+                raise ValueError(f"SAMLING_{name.upper()} must be a number, not {raw!r}") from None
     values.update({k: v for k, v in given.items() if v is not None})
     return Settings(**values)  # type: ignore[arg-type]
