@@ -95,7 +95,8 @@ class Hub:
         self.assemblies: dict[str, dict[str, Any]] = {}
         self._pacers: dict[str, _Pacer] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.stats: dict[str, int] = {"gaps_repaired": 0, "conflicts": 0, "catch_ups": 0, "snapshots": 0}
+        self.stats: dict[str, int] = {"gaps_repaired": 0, "conflicts": 0, "catch_ups": 0, "snapshots": 0,
+                                      "snapshot_loads": 0, "replayed": 0}
         store.on_reconnect = self.catch_up_all
 
     def now(self) -> int:
@@ -137,12 +138,14 @@ class Hub:
             snap = await self.store.snapshot(key)
             if snap is not None:
                 room.seq, room.model = snap[0], RoomModel.load(name, decode(snap[1]))
+                self.stats["snapshot_loads"] += 1
             while True:
                 blobs = await self.store.read(key, room.seq, READ_BATCH)
                 for blob in blobs:
                     record = decode_record(blob)
                     room.model.evolve(record.event)
                     room.seq = record.seq
+                self.stats["replayed"] += len(blobs)
                 if len(blobs) < READ_BATCH:
                     break
             room.ready = True

@@ -31,3 +31,9 @@ def stack(request: pytest.FixtureRequest, servers: Any, tmp_db: Any) -> Stack:
     assembly = create_assembly("Testsamling", 2, db=str(tmp_db) if redis is None else None, redis=redis)
     server = servers.start(db=tmp_db, redis=redis)
     return Stack(request.param, server, assembly, str(tmp_db), redis)
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def stack_kind(request: pytest.FixtureRequest) -> str:
+    """The store a test runs on, for tests that start their own servers."""
+    return str(request.param)
