@@ -13,6 +13,7 @@ compare-and-append is what keeps every rule true across processes. A caller that
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any, Literal
 
 Listener = Callable[[str, bytes], None]  # (room key, event blob), called on the event loop
 ReconnectListener = Callable[[], Awaitable[None]]
+log = logging.getLogger("samling.store")
 
 
 class Outcome(StrEnum):
@@ -159,7 +161,10 @@ class Store(ABC):
 
     def _deliver(self, room: str, blob: bytes) -> None:
         for listener in list(self._listeners.get(room, ())):
-            listener(room, blob)
+            try:
+                listener(room, blob)
+            except Exception:  # a listener's bug must not look like a failed (but stored) append
+                log.exception("listener of %s failed", room)
 
     async def _subscribe(self, room: str) -> None:
         """Backends that fan out across processes start receiving `room` here."""

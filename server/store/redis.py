@@ -1,0 +1,521 @@
+"""The shared store: one Redis behind any number of server processes.
+
+Everything that must be atomic (the conditional append with its exactly-once key and ballot-box
+change, a cast, a snapshot replacing an older one, a new assembly with its join codes) is one Lua
+script, because Redis runs a script with nothing interleaved: that is what makes the compare-and-
+append of `base.Store.append` hold across processes with no locks. Appends also PUBLISH each event
+inside the same script, so the order of fan-out is the order of the log, and no event can be
+appended without being published (nor published without being appended).
+
+Pub/sub is fire-and-forget: whatever is published while a process's subscriber connection is down
+is gone for it. The reader here therefore treats every loss of that connection the same way: a
+fresh connection, every listened room subscribed again, then `on_reconnect` so the server catches
+up from the durable logs (the streams), which lose nothing.
+
+Durability is Redis's: a write is acknowledged once Redis has it in memory, and it survives a
+Redis restart only with the append-only file on (`start()` warns when it is not).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections import deque
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .base import Appended, BoxChange, CastOutcome, Count, Outcome, Store
+
+log = logging.getLogger("samling.store")
+
+# KEYS: head, log, acks[, box, ballots]
+# ARGV: expect, has_key, key, channel, action, options, version, blob...
+# The checks come before any write: Redis does not roll a script back, so a refusal must leave
+# nothing behind. Same order of checks as SqliteStore.append: duplicate, conflict, box refusal.
+APPEND = """
+local expect = tonumber(ARGV[1])
+local has_key = ARGV[2] == '1'
+if has_key then
+  local seen = redis.call('HGET', KEYS[3], ARGV[3])
+  if seen then return {'duplicate', tonumber(seen)} end
+end
+local head = tonumber(redis.call('GET', KEYS[1]) or '0')
+if head ~= expect then return {'conflict', head} end
+local action = ARGV[5]
+if action == 'open' then
+  -- like SqliteStore's INSERT OR REPLACE: a fresh box, counting whatever ballots the poll already has
+  local options = tonumber(ARGV[6])
+  local counts = {}
+  for i = 0, options - 1 do counts[i] = 0 end
+  local voters = 0
+  for _, v in ipairs(redis.call('HVALS', KEYS[5])) do
+    local c = tonumber(v)
+    if c and c >= 0 and c < options then
+      counts[c] = counts[c] + 1
+      voters = voters + 1
+    end
+  end
+  redis.call('DEL', KEYS[4])
+  redis.call('HSET', KEYS[4], 'open', 1, 'options', options, 'version', 0, 'tallied', -1, 'voters', voters)
+  for i = 0, options - 1 do redis.call('HSET', KEYS[4], 'c' .. i, counts[i]) end
+elseif action == 'close' then
+  if redis.call('EXISTS', KEYS[4]) == 1 then
+    redis.call('HSET', KEYS[4], 'open', 0)
+    redis.call('HINCRBY', KEYS[4], 'version', 1)
+  end
+elseif action == 'tally' then
+  local state = redis.call('HMGET', KEYS[4], 'version', 'tallied')
+  local version = tonumber(state[1] or '0')
+  local tallied = tonumber(state[2] or '-1')
+  if version ~= tonumber(ARGV[7]) then return {'stale', head} end
+  if tallied == version then return {'unchanged', head} end
+  if state[1] then redis.call('HSET', KEYS[4], 'tallied', version) end
+end
+for i = 8, #ARGV do
+  head = head + 1
+  redis.call('XADD', KEYS[2], string.format('%d-1', head), 'e', ARGV[i])
+  redis.call('PUBLISH', ARGV[4], ARGV[i])
+end
+redis.call('SET', KEYS[1], string.format('%d', head))
+if has_key then redis.call('HSET', KEYS[3], ARGV[3], string.format('%d', head)) end
+return {'ok', head}
+"""
+
+# KEYS: box, ballots, bkeys; ARGV: device, choice, key
+# Counts are kept incrementally so `count` is one HGETALL however many ballots there are; only
+# in-range choices are counted, as SqliteStore.count ignores the others.
+CAST = """
+if redis.call('SISMEMBER', KEYS[3], ARGV[3]) == 1 then return 'duplicate' end
+if redis.call('HGET', KEYS[1], 'open') ~= '1' then return 'closed' end
+local choice = tonumber(ARGV[2])
+local prev = redis.call('HGET', KEYS[2], ARGV[1])
+if (not prev) or tonumber(prev) ~= choice then
+  local options = tonumber(redis.call('HGET', KEYS[1], 'options') or '0')
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+  redis.call('HINCRBY', KEYS[1], 'version', 1)
+  if prev then
+    local p = tonumber(prev)
+    if p >= 0 and p < options then
+      redis.call('HINCRBY', KEYS[1], 'c' .. p, -1)
+      redis.call('HINCRBY', KEYS[1], 'voters', -1)
+    end
+  end
+  if choice >= 0 and choice < options then
+    redis.call('HINCRBY', KEYS[1], 'c' .. choice, 1)
+    redis.call('HINCRBY', KEYS[1], 'voters', 1)
+  end
+end
+redis.call('SADD', KEYS[3], ARGV[3])
+return 'ok'
+"""
+
+# KEYS: snap; ARGV: seq, blob
+SAVE_SNAPSHOT = """
+local current = redis.call('HGET', KEYS[1], 'seq')
+if current and tonumber(current) >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'blob', ARGV[2])
+return 1
+"""
+
+# KEYS: codes, asm:{id}, assemblies; ARGV: id, record, code1, data1, code2, data2, ...
+# 0: a code is taken (nothing kept); -1: the assembly id exists (nothing kept); 1: kept.
+CREATE_ASSEMBLY = """
+for i = 3, #ARGV, 2 do
+  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then return 0 end
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('RPUSH', KEYS[3], ARGV[1])
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
+_CONNECTION_LOST = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+def _bytes(value: bytes | str) -> bytes:
+    """Blobs come back as bytes (decode_responses=False); the str branch only satisfies the types."""
+    return value if isinstance(value, bytes) else value.encode()
+
+
+def _text(value: Any) -> str:
+    """redis-py gives bytes or str depending on the command's parser: compare as text."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisStore(Store):
+    name = "redis"
+
+    #: first and longest pause between attempts to get the pub/sub connection back
+    backoff_start = 0.05
+    backoff_cap = 2.0
+    #: idle seconds before the reader PINGs Redis; no answer by the next heartbeat means a dead
+    #: connection (a half-open TCP connection would otherwise block the reader forever)
+    heartbeat = 5.0
+    #: how long `listen` waits for Redis to confirm a subscription before returning anyway
+    subscribe_timeout = 5.0
+    connect_timeout = 5.0
+    command_timeout = 30.0
+
+    def __init__(self, url: str, prefix: str = "samling:") -> None:
+        super().__init__()
+        self.url = url
+        self.prefix = prefix
+        self._channel_prefix = f"{prefix}room:".encode()
+        self._redis: Redis | None = None
+        self._sub_client: Redis | None = None
+        self._pubsub: PubSub | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._closing = False
+        # Futures of `listen` calls waiting for Redis to confirm their SUBSCRIBE. Per channel, one
+        # entry per SUBSCRIBE sent on the current connection, in order: confirmations come back in
+        # the order the commands were sent, so each one resolves the oldest entry.
+        self._confirm: dict[bytes, deque[list[asyncio.Future[None]]]] = {}
+        # Waiters whose connection was lost before the confirmation came: the next connection's
+        # re-subscription confirms them.
+        self._orphans: dict[bytes, list[asyncio.Future[None]]] = {}
+
+    # -- plumbing
+    def _key(self, kind: str, name: str) -> str:
+        return f"{self.prefix}{kind}:{name}"
+
+    def _channel(self, room: str) -> bytes:
+        return self._channel_prefix + room.encode()
+
+    @property
+    def _r(self) -> Redis:
+        redis = self._redis
+        assert redis is not None, "RedisStore.start() was not awaited"
+        return redis
+
+    def _client(self, retry: Retry) -> Redis:
+        # decode_responses=False: event blobs and snapshots are binary msgpack.
+        # protocol=2: over RESP3, redis-py 8 turns on "maintenance notifications", which disables
+        # its check of a pooled connection before use, so after a Redis restart every connection
+        # left in the pool would fail one command with "Connection closed by server".
+        return Redis.from_url(self.url, decode_responses=False, retry=retry, protocol=2,
+                              socket_connect_timeout=self.connect_timeout, socket_timeout=self.command_timeout)
+
+    # -- life
+    async def start(self) -> None:
+        # No automatic retries of commands: a retried append or cast whose first attempt did reach
+        # Redis would come back CONFLICT/DUPLICATE and mislead the caller; the error is honest.
+        self._redis = self._client(Retry(NoBackoff(), 0))
+        # The subscriber retries nothing either, not even a reconnect (no supported errors): every
+        # lost connection must reach the reader loop, which alone knows to call on_reconnect.
+        self._sub_client = self._client(Retry(NoBackoff(), 0, supported_errors=()))
+        self._append = self._redis.register_script(APPEND)
+        self._cast = self._redis.register_script(CAST)
+        self._save_snapshot = self._redis.register_script(SAVE_SNAPSHOT)
+        self._create_assembly = self._redis.register_script(CREATE_ASSEMBLY)
+        pubsub = self._sub_client.pubsub()
+        try:
+            await self._r.ping()
+            await self._check_persistence()
+            await pubsub.connect()  # type: ignore[no-untyped-call]
+        except BaseException:
+            # a store that failed to start holds no sockets, whether or not the caller closes it
+            await self._discard(pubsub)
+            await self._sub_client.aclose()
+            await self._redis.aclose()
+            self._sub_client = self._redis = None
+            raise
+        self._pubsub = pubsub
+        self._reader = asyncio.get_running_loop().create_task(self._read_forever(), name="samling-redis-pubsub")
+
+    async def _check_persistence(self) -> None:
+        """Say loudly when Redis would lose acknowledged events on a restart: the protocol promises
+        that an acked command survives, and only Redis's append-only file can keep that promise."""
+        try:
+            appendonly = _text((await self._r.config_get("appendonly")).get("appendonly", ""))
+            save = _text((await self._r.config_get("save")).get("save", ""))
+            fsync = _text((await self._r.config_get("appendfsync")).get("appendfsync", ""))
+        except ResponseError as e:
+            log.warning("could not check Redis persistence (CONFIG GET refused: %s). Unless Redis runs with "
+                        "appendonly yes and appendfsync everysec (or always), acknowledged events may be lost "
+                        "if Redis restarts.", e)
+            return
+        if appendonly.lower() == "no":
+            snapshots = f"only RDB snapshots (save {save!r})" if save.strip() else "no persistence at all"
+            log.warning("Redis runs with appendonly no (%s): acknowledged events may be lost if Redis restarts. "
+                        "Run it with appendonly yes and appendfsync everysec (at most about a second lost on a "
+                        "crash) or appendfsync always (nothing lost).", snapshots)
+        elif fsync.lower() == "no":
+            log.warning("Redis runs with appendfsync no: the OS decides when the append-only file reaches the disk, "
+                        "so acknowledged events may be lost if the machine crashes. Use appendfsync everysec or "
+                        "always.")
+
+    async def close(self) -> None:
+        self._closing = True
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+            await asyncio.wait({reader})
+            if not reader.cancelled() and reader.exception() is not None:
+                log.error("the Redis pub/sub reader had failed", exc_info=reader.exception())
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            await self._discard(pubsub)
+        for waiters in [*self._orphans.values(), *(f for dq in self._confirm.values() for f in dq)]:
+            for fut in waiters:  # release listen() calls still waiting (cancelling would hit their callers)
+                if not fut.done():
+                    fut.set_result(None)
+        self._orphans.clear()
+        self._confirm.clear()
+        for client in (self._sub_client, self._redis):
+            if client is not None:
+                await client.aclose()
+        self._sub_client = self._redis = None
+
+    # -- settings and the registry
+    async def setting(self, key: str, default: str) -> str:
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(f"{self.prefix}settings", key, default)
+            pipe.hget(f"{self.prefix}settings", key)
+            _, value = await pipe.execute()
+        return _text(value)
+
+    async def create_assembly(self, assembly: str, record: dict[str, Any], codes: dict[str, dict[str, Any]]) -> bool:
+        args: list[str] = [assembly, json.dumps(record)]
+        for code, data in codes.items():
+            args += [code, json.dumps(data)]
+        keys = [f"{self.prefix}codes", self._key("asm", assembly), f"{self.prefix}assemblies"]
+        done = int(await self._create_assembly(keys=keys, args=args))
+        if done < 0:
+            # SqliteStore refuses this too (its primary key raises): an id names one assembly.
+            raise ValueError(f"assembly {assembly!r} already exists")
+        return done == 1
+
+    async def assembly(self, assembly: str) -> dict[str, Any] | None:
+        data = await self._r.get(self._key("asm", assembly))
+        return None if data is None else dict(json.loads(data))
+
+    async def assemblies(self) -> list[str]:
+        return [_text(a) for a in await self._r.lrange(f"{self.prefix}assemblies", 0, -1)]
+
+    async def lookup_code(self, code: str) -> dict[str, Any] | None:
+        data = await self._r.hget(f"{self.prefix}codes", code)
+        return None if data is None else dict(json.loads(data))
+
+    async def add_member(self, assembly: str, device: str) -> int:
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.sadd(self._key("members", assembly), device)
+            pipe.scard(self._key("members", assembly))
+            _, members = await pipe.execute()
+        return int(members)
+
+    async def members(self, assembly: str) -> int:
+        return int(await self._r.scard(self._key("members", assembly)))
+
+    # -- logs
+    async def head(self, room: str) -> int:
+        seq = await self._r.get(self._key("head", room))
+        return 0 if seq is None else int(seq)
+
+    async def read(self, room: str, after: int, limit: int = 1000) -> list[bytes]:
+        if limit == 0:
+            return []
+        # Entry ids are "{seq}-1", so "{after+1}-0" is just below the first wanted one. A negative
+        # limit means no limit, as in SQLite.
+        first = f"{max(after, 0) + 1}-0"
+        entries = await self._r.xrange(self._key("log", room), first, "+", count=limit if limit > 0 else None)
+        return [_bytes(fields[b"e"]) for _, fields in entries or [] if fields is not None]
+
+    async def append(self, room: str, expect: int, blobs: list[bytes], key: str | None = None,
+                     box: BoxChange | None = None) -> Appended:
+        keys = [self._key("head", room), self._key("log", room), self._key("acks", room)]
+        if box is not None:
+            keys += [self._key("box", box.poll), self._key("ballots", box.poll)]
+        args: list[str | bytes | int] = [
+            expect, "1" if key is not None else "0", key or "", self._channel(room),
+            box.action if box is not None else "", box.options if box is not None else 0,
+            box.version if box is not None else 0, *blobs,
+        ]
+        outcome, seq = await self._append(keys=keys, args=args)
+        return Appended(Outcome(_text(outcome)), int(seq))
+
+    async def acked(self, room: str, key: str) -> int | None:
+        seq = await self._r.hget(self._key("acks", room), key)
+        return None if seq is None else int(seq)
+
+    async def snapshot(self, room: str) -> tuple[int, bytes] | None:
+        seq, blob = await self._r.hmget(self._key("snap", room), ["seq", "blob"])
+        return None if seq is None or blob is None else (int(seq), _bytes(blob))
+
+    async def save_snapshot(self, room: str, seq: int, blob: bytes) -> None:
+        await self._save_snapshot(keys=[self._key("snap", room)], args=[seq, blob])
+
+    # -- ballot boxes
+    async def cast(self, poll: str, device: str, choice: int, key: str) -> CastOutcome:
+        keys = [self._key("box", poll), self._key("ballots", poll), self._key("bkeys", poll)]
+        return CastOutcome(_text(await self._cast(keys=keys, args=[device, choice, key])))
+
+    async def ballot(self, poll: str, device: str) -> int | None:
+        choice = await self._r.hget(self._key("ballots", poll), device)
+        return None if choice is None else int(choice)
+
+    async def count(self, poll: str) -> Count:
+        # one HGETALL: counts, voters, version and open are read at the same instant
+        box = {_bytes(k): _bytes(v) for k, v in (await self._r.hgetall(self._key("box", poll))).items()}
+        if not box:
+            return Count([], 0, 0, False)
+        counts = [int(box.get(f"c{i}".encode(), 0)) for i in range(int(box[b"options"]))]
+        return Count(counts, int(box.get(b"voters", 0)), int(box.get(b"version", 0)), box.get(b"open") == b"1")
+
+    # -- fan-out
+    async def _subscribe(self, room: str) -> None:
+        """Subscribe, and wait until Redis confirms it, so that an event appended after `listen`
+        returns is delivered (callers read the log right after listening, and rely on no gap)."""
+        channel = self._channel(room)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        pubsub = self._pubsub
+        if pubsub is None:  # reconnecting: the reader subscribes every listened room when it is back
+            self._orphans.setdefault(channel, []).append(done)
+        else:
+            self._confirm.setdefault(channel, deque()).append([done])
+            try:
+                await pubsub.subscribe(channel)
+            except _CONNECTION_LOST as e:
+                # The reader meets the same dead connection, re-subscribes and calls on_reconnect.
+                log.debug("subscribing to %r failed (%s); the pub/sub reader will re-subscribe", room, e)
+        try:
+            await asyncio.wait_for(asyncio.shield(done), self.subscribe_timeout)
+        except TimeoutError:
+            log.warning("Redis did not confirm the subscription to room %r within %.0fs; if the pub/sub "
+                        "connection is lost, on_reconnect catches up from the log", room, self.subscribe_timeout)
+
+    async def _unsubscribe(self, room: str) -> None:
+        pubsub = self._pubsub
+        if pubsub is None:  # the next connection only subscribes rooms still listened to
+            return
+        try:
+            await pubsub.unsubscribe(self._channel(room))
+        except _CONNECTION_LOST as e:
+            log.debug("unsubscribing from %r failed (%s); the pub/sub reader reconnects without it", room, e)
+
+    async def _read_forever(self) -> None:
+        """Deliver published events to the listeners; on any loss of the connection, get a fresh
+        one (capped exponential backoff with jitter), subscribe every listened room again, and
+        await `on_reconnect`, since what was published in between never arrives."""
+        delay = self.backoff_start
+        while True:
+            try:
+                if self._pubsub is None:
+                    await self._resubscribe()
+                    log.info("Redis pub/sub connection restored (%d rooms subscribed)", len(self._listeners))
+                    await self._reconnected()
+                    delay = self.backoff_start  # only once caught up: a failing catch-up keeps backing off
+                assert self._pubsub is not None
+                await self._pump(self._pubsub)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                if self._closing:
+                    return
+                if self._pubsub is not None:
+                    log.warning("lost the Redis pub/sub connection (%s: %s); reconnecting", type(e).__name__, e)
+                else:
+                    log.debug("Redis pub/sub still unreachable (%s: %s); retrying", type(e).__name__, e)
+                await self._lose()
+                await asyncio.sleep(random.uniform(delay / 2, delay))
+                delay = min(delay * 2, self.backoff_cap)
+
+    async def _pump(self, pubsub: PubSub) -> None:
+        """Read messages until the connection fails (raises; it never returns)."""
+        awaiting_pong = False
+        while True:
+            connection = pubsub.connection
+            if connection is None or not connection.is_connected:
+                # redis-py would reconnect silently here, dropping what was published meanwhile
+                raise RedisConnectionError("the pub/sub connection was closed")
+            message = await pubsub.get_message(timeout=self.heartbeat)
+            if message is None:
+                if awaiting_pong:
+                    raise RedisTimeoutError(f"Redis did not answer a pub/sub PING within {self.heartbeat}s")
+                await pubsub.ping()
+                awaiting_pong = True
+                continue
+            awaiting_pong = False
+            self._handle(message)
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        channel = message["channel"]
+        if kind == "message":
+            if not (isinstance(channel, bytes) and channel.startswith(self._channel_prefix)):
+                return
+            room = channel[len(self._channel_prefix):].decode()
+            try:
+                self._deliver(room, bytes(message["data"]))
+            except Exception:
+                # a faulty listener must not stop the fan-out of every other room
+                log.exception("a listener of room %r failed", room)
+        elif kind == "subscribe":
+            pending = self._confirm.get(channel)
+            if pending:
+                for fut in pending.popleft():
+                    if not fut.done():
+                        fut.set_result(None)
+                if not pending:
+                    del self._confirm[channel]
+
+    async def _resubscribe(self) -> None:
+        """A fresh PubSub subscribed to every room listened to now (never redis-py's own replay)."""
+        assert self._sub_client is not None
+        pubsub = self._sub_client.pubsub()
+        try:
+            await pubsub.connect()  # type: ignore[no-untyped-call]
+        except BaseException:
+            await self._discard(pubsub)
+            raise
+        # From here concurrent listen()/unlisten() calls go to this connection, after the SUBSCRIBE below.
+        self._pubsub = pubsub
+        channels = [self._channel(room) for room in self._listeners]
+        for channel in channels:
+            self._confirm.setdefault(channel, deque()).append(self._orphans.pop(channel, []))
+        for waiters in self._orphans.values():  # rooms no longer listened to: nothing to wait for
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(None)
+        self._orphans.clear()
+        if channels:
+            await pubsub.subscribe(*channels)
+
+    async def _reconnected(self) -> None:
+        """Let the server catch up on what pub/sub dropped. A Redis connection error here means the
+        catch-up did not happen: raise it so the reader starts over and calls it again."""
+        callback = self.on_reconnect
+        if callback is None:
+            return
+        try:
+            await callback()
+        except _CONNECTION_LOST:
+            raise
+        except Exception:
+            log.exception("on_reconnect failed")
+
+    async def _lose(self) -> None:
+        """Forget the current connection; its unconfirmed subscriptions wait for the next one."""
+        pubsub, self._pubsub = self._pubsub, None
+        for channel, entries in self._confirm.items():
+            for waiters in entries:
+                self._orphans.setdefault(channel, []).extend(f for f in waiters if not f.done())
+        self._confirm = {}
+        if pubsub is not None:
+            await self._discard(pubsub)
+
+    @staticmethod
+    async def _discard(pubsub: PubSub) -> None:
+        try:
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+        except Exception as e:  # it is broken already; closing it is only tidying up
+            log.debug("closing a Redis pub/sub connection failed: %s", e)

@@ -1,0 +1,512 @@
+"""The storage contract: every test runs on SqliteStore and on RedisStore (a real redis-server).
+
+The two backends must be interchangeable, so there is one suite and no backend-specific
+expectations except where the brief of a backend demands more (Redis: fan-out across processes,
+surviving a killed pub/sub connection). Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+import redis.asyncio
+from support.processes import RedisServer, free_port
+
+from server.store.base import Appended, BoxChange, CastOutcome, Count, Outcome, Store
+from server.store.redis import RedisStore
+from server.store.sqlite import SqliteStore
+
+Opener = Callable[[], Awaitable[Store]]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+async def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Opener]:
+    """Opens started stores on one shared place (a SQLite file or one Redis): several instances
+    play several server processes. Every store opened is closed at teardown."""
+    opened: list[Store] = []
+    redis_url: str | None = request.getfixturevalue("redis_url") if request.param == "redis" else None
+
+    async def open_one() -> Store:
+        store: Store = SqliteStore(str(tmp_path / "s.db")) if redis_url is None else RedisStore(redis_url)
+        await store.start()
+        opened.append(store)
+        return store
+
+    yield open_one
+    for store in reversed(opened):
+        await store.close()
+
+
+@pytest.fixture
+async def store(open_store: Opener) -> Store:
+    """A started store on a fresh file or an emptied Redis."""
+    return await open_store()
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait until `check()` holds: fan-out through Redis arrives after `append` returns."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(0.01)
+
+
+def blobs(n: int, tag: str = "e") -> list[bytes]:
+    """n distinct binary blobs (with bytes that are not valid UTF-8, as msgpack makes)."""
+    return [f"{tag}{i}".encode() + b"\x00\xff\xc1" for i in range(1, n + 1)]
+
+
+async def open_poll(store: Store, poll: str = "p", options: int = 3, room: str = "hall") -> int:
+    """Open a ballot box the way the hall does (with an append); the room's head after it."""
+    head = await store.head(room)
+    result = await store.append(room, head, [b"open " + poll.encode()], box=BoxChange(poll, "open", options=options))
+    assert result.outcome is Outcome.OK
+    return result.seq
+
+
+# -- settings and the registry
+
+async def test_setting_is_set_if_absent(store: Store) -> None:
+    """The first value stored under a key stays; later defaults do not replace it."""
+    assert await store.setting("secret", "first") == "first"
+    assert await store.setting("secret", "second") == "first"
+    assert await store.setting("other", "x") == "x"
+
+
+async def test_create_assembly_refuses_a_taken_code_and_keeps_nothing(store: Store) -> None:
+    """An assembly whose codes clash with an existing one is refused whole: no record, no codes."""
+    assert await store.create_assembly("a1", {"name": "One"}, {"AAAA": {"assembly": "a1", "table": 1}})
+    refused = await store.create_assembly("a2", {"name": "Two"},
+                                          {"BBBB": {"assembly": "a2", "table": 1}, "AAAA": {"assembly": "a2"}})
+    assert refused is False
+    assert await store.assembly("a2") is None
+    assert await store.lookup_code("BBBB") is None
+    assert await store.lookup_code("AAAA") == {"assembly": "a1", "table": 1}
+    assert await store.assemblies() == ["a1"]
+
+
+async def test_registry_round_trip(store: Store) -> None:
+    """Assemblies and codes come back as stored, listed in creation order; unknown ones are None."""
+    codes = {"K1": {"assembly": "b", "table": 1, "role": "member"}, "K2": {"assembly": "b", "table": 2}}
+    assert await store.create_assembly("b", {"name": "Beta", "tables": [1, 2], "nested": {"x": None}}, codes)
+    assert await store.create_assembly("a", {"name": "Alpha"}, {})
+    assert await store.create_assembly("c", {"name": "Gamma"}, {"K3": {"assembly": "c"}})
+    assert await store.assemblies() == ["b", "a", "c"]
+    assert await store.assembly("b") == {"name": "Beta", "tables": [1, 2], "nested": {"x": None}}
+    assert await store.assembly("zzz") is None
+    assert await store.lookup_code("K2") == {"assembly": "b", "table": 2}
+    assert await store.lookup_code("nope") is None
+
+
+async def test_members_are_counted_once_per_device(store: Store) -> None:
+    """Adding the same device twice counts it once, and assemblies are counted apart."""
+    assert await store.members("a") == 0
+    assert await store.add_member("a", "d1") == 1
+    assert await store.add_member("a", "d2") == 2
+    assert await store.add_member("a", "d1") == 2
+    assert await store.add_member("b", "d1") == 1
+    assert await store.members("a") == 2
+    assert await store.members("b") == 1
+
+
+# -- logs
+
+async def test_append_numbers_events_and_read_returns_them_in_order(store: Store) -> None:
+    """Appends get seq 1..n and `read` returns the events after any `after`, in order, up to `limit`."""
+    assert await store.head("r") == 0
+    assert await store.read("r", 0) == []
+    events = blobs(7)
+    assert await store.append("r", 0, events[:3]) == Appended(Outcome.OK, 3)
+    assert await store.append("r", 3, events[3:4]) == Appended(Outcome.OK, 4)
+    assert await store.append("r", 4, events[4:]) == Appended(Outcome.OK, 7)
+    assert await store.head("r") == 7
+    for after in range(8):
+        assert await store.read("r", after) == events[after:]
+    assert await store.read("r", 2, limit=3) == events[2:5]
+    assert await store.read("r", 6, limit=3) == events[6:]
+    assert await store.read("other", 0) == []
+    assert await store.head("other") == 0
+
+
+async def test_append_with_a_stale_expect_conflicts_and_writes_nothing(store: Store) -> None:
+    """An append whose `expect` is not the head is refused with the head, and nothing is kept."""
+    await store.append("r", 0, blobs(2))
+    assert await store.append("r", 1, [b"late"], key="k1") == Appended(Outcome.CONFLICT, 2)
+    assert await store.append("r", 5, [b"ahead"]) == Appended(Outcome.CONFLICT, 2)
+    assert await store.head("r") == 2
+    assert await store.read("r", 0) == blobs(2)
+    assert await store.acked("r", "k1") is None
+
+
+async def test_same_key_is_a_duplicate_with_the_first_seq(store: Store) -> None:
+    """A key already acked returns DUPLICATE with its first seq, whatever `expect` is, and appends nothing."""
+    assert await store.append("r", 0, blobs(2), key="k") == Appended(Outcome.OK, 2)
+    assert await store.acked("r", "k") == 2
+    assert await store.append("r", 2, [b"again"], key="k") == Appended(Outcome.DUPLICATE, 2)
+    assert await store.append("r", 0, [b"again"], key="k") == Appended(Outcome.DUPLICATE, 2)
+    assert await store.head("r") == 2
+    assert await store.read("r", 0) == blobs(2)
+    assert await store.append("r", 2, [b"next"], key="k2") == Appended(Outcome.OK, 3)
+    assert await store.acked("r", "k2") == 3
+    assert await store.acked("r", "unknown") is None
+    assert await store.acked("other", "k") is None
+
+
+async def test_snapshots_keep_only_the_newest(store: Store) -> None:
+    """A snapshot replaces an older one but never a newer (or equal) one."""
+    assert await store.snapshot("r") is None
+    await store.save_snapshot("r", 5, b"five\x00\xff")
+    assert await store.snapshot("r") == (5, b"five\x00\xff")
+    await store.save_snapshot("r", 3, b"three")
+    await store.save_snapshot("r", 5, b"five again")
+    assert await store.snapshot("r") == (5, b"five\x00\xff")
+    await store.save_snapshot("r", 9, b"nine")
+    assert await store.snapshot("r") == (9, b"nine")
+    assert await store.snapshot("other") is None
+
+
+# -- ballot boxes
+
+async def test_ballot_box_open_cast_change_count_close(store: Store) -> None:
+    """Ballots are counted per device (a changed vote moves), and a cast after close is CLOSED."""
+    assert await store.count("p") == Count([], 0, 0, False)
+    assert await store.cast("p", "d1", 0, "x0") is CastOutcome.CLOSED  # no box yet
+    await open_poll(store, options=3)
+    assert await store.count("p") == Count([0, 0, 0], 0, 0, True)
+    assert await store.cast("p", "d1", 0, "x1") is CastOutcome.OK
+    assert await store.cast("p", "d2", 2, "x2") is CastOutcome.OK
+    assert await store.cast("p", "d3", 2, "x3") is CastOutcome.OK
+    assert await store.count("p") == Count([1, 0, 2], 3, 3, True)
+    assert await store.cast("p", "d1", 1, "x4") is CastOutcome.OK  # changes its vote
+    assert await store.count("p") == Count([0, 1, 2], 3, 4, True)
+    assert await store.cast("p", "d1", 1, "x5") is CastOutcome.OK  # same choice: nothing changes
+    assert await store.count("p") == Count([0, 1, 2], 3, 4, True)
+    assert await store.ballot("p", "d1") == 1
+    assert await store.ballot("p", "d2") == 2
+    assert await store.ballot("p", "nobody") is None
+    head = await store.head("hall")
+    assert await store.append("hall", head, [b"close"], box=BoxChange("p", "close")) == Appended(Outcome.OK, head + 1)
+    assert await store.count("p") == Count([0, 1, 2], 3, 5, False)
+    assert await store.cast("p", "d1", 0, "x6") is CastOutcome.CLOSED
+    assert await store.cast("p", "d9", 0, "x7") is CastOutcome.CLOSED
+    assert await store.count("p") == Count([0, 1, 2], 3, 5, False)
+    assert await store.ballot("p", "d1") == 1
+
+
+async def test_duplicate_cast_key_is_counted_once(store: Store) -> None:
+    """A cast whose key was seen is DUPLICATE and changes nothing, even if its choice differs."""
+    await open_poll(store, options=2)
+    assert await store.cast("p", "d1", 0, "k") is CastOutcome.OK
+    assert await store.cast("p", "d1", 0, "k") is CastOutcome.DUPLICATE
+    assert await store.cast("p", "d1", 1, "k") is CastOutcome.DUPLICATE
+    assert await store.count("p") == Count([1, 0], 1, 1, True)
+    assert await store.ballot("p", "d1") == 0
+
+
+async def test_tally_is_stale_unchanged_or_ok(store: Store) -> None:
+    """A tally read before a newer ballot is STALE, a repeat of the last one UNCHANGED, else OK, and
+    a refused tally appends nothing."""
+    await open_poll(store, options=2)
+    await store.cast("p", "d1", 0, "k1")
+    read = await store.count("p")
+    await store.cast("p", "d2", 1, "k2")  # arrives after the count was read
+    head = await store.head("hall")
+    stale = await store.append("hall", head, [b"tally"], box=BoxChange("p", "tally", version=read.version))
+    assert stale == Appended(Outcome.STALE, head)
+    assert await store.head("hall") == head
+    fresh = await store.count("p")
+    assert fresh == Count([1, 1], 2, 2, True)
+    ok = await store.append("hall", head, [b"tally"], box=BoxChange("p", "tally", version=fresh.version))
+    assert ok == Appended(Outcome.OK, head + 1)
+    again = await store.append("hall", head + 1, [b"tally"], box=BoxChange("p", "tally", version=fresh.version))
+    assert again == Appended(Outcome.UNCHANGED, head + 1)
+    assert await store.read("hall", head) == [b"tally"]
+    await store.cast("p", "d2", 0, "k3")  # a changed ballot makes a new tally worth appending
+    newer = await store.count("p")
+    assert newer.version == fresh.version + 1
+    assert (await store.append("hall", head + 1, [b"t2"], box=BoxChange("p", "tally", version=newer.version))
+            == Appended(Outcome.OK, head + 2))
+
+
+async def test_choices_outside_the_box_are_kept_but_not_counted(store: Store) -> None:
+    """A ballot for a choice the box does not have is the device's ballot, but counts for no option
+    and no voter (as SqliteStore's count ignores it)."""
+    await open_poll(store, options=2)
+    assert await store.cast("p", "d1", 5, "k1") is CastOutcome.OK
+    assert await store.cast("p", "d2", -1, "k2") is CastOutcome.OK
+    assert await store.ballot("p", "d1") == 5
+    assert await store.count("p") == Count([0, 0], 0, 2, True)
+    assert await store.cast("p", "d1", 1, "k3") is CastOutcome.OK
+    assert await store.count("p") == Count([0, 1], 1, 3, True)
+    assert await store.cast("p", "d1", 7, "k4") is CastOutcome.OK
+    assert await store.count("p") == Count([0, 0], 0, 4, True)
+
+
+async def test_reopening_a_box_resets_it_but_counts_the_ballots_it_has(store: Store) -> None:
+    """Opening a box again makes it open at version 0 with the new options, and (as the reference
+    SqliteStore does) the ballots already cast stay and are counted."""
+    await open_poll(store, options=3)
+    await store.cast("p", "d1", 2, "k1")
+    await store.cast("p", "d2", 0, "k2")
+    head = await store.head("hall")
+    await store.append("hall", head, [b"close"], box=BoxChange("p", "close"))
+    await open_poll(store, options=2)
+    assert await store.count("p") == Count([1, 0], 1, 0, True)
+    assert await store.cast("p", "d1", 1, "k3") is CastOutcome.OK
+    assert await store.count("p") == Count([1, 1], 2, 1, True)
+
+
+async def test_an_empty_append_keeps_its_key(store: Store) -> None:
+    """Appending no events is OK at the same head and still keeps the key (exactly once)."""
+    await store.append("r", 0, [b"a"])
+    assert await store.append("r", 1, [], key="k") == Appended(Outcome.OK, 1)
+    assert await store.acked("r", "k") == 1
+    assert await store.append("r", 1, [b"b"], key="k") == Appended(Outcome.DUPLICATE, 1)
+    assert await store.read("r", 0) == [b"a"]
+
+
+async def test_box_change_waits_for_the_conditional_append(store: Store) -> None:
+    """A box change whose append conflicts (or is a duplicate) changes nothing in the box."""
+    assert await store.append("hall", 0, [b"x"], key="k") == Appended(Outcome.OK, 1)
+    assert await store.append("hall", 0, [b"open"], box=BoxChange("p", "open", options=2)) == Appended(
+        Outcome.CONFLICT, 1)
+    assert await store.append("hall", 1, [b"open"], key="k", box=BoxChange("p", "open", options=2)) == Appended(
+        Outcome.DUPLICATE, 1)
+    assert await store.count("p") == Count([], 0, 0, False)
+    assert await store.cast("p", "d1", 0, "c") is CastOutcome.CLOSED
+
+
+# -- fan-out
+
+async def test_listeners_receive_appended_blobs_in_order(open_store: Opener) -> None:
+    """A listener gets every blob appended to its room in log order, from any instance sharing the
+    store (for Redis a second instance: the fan-out between processes), and none after unlisten."""
+    listening = await open_store()
+    writer = await open_store() if isinstance(listening, RedisStore) else listening
+    got: list[tuple[str, bytes]] = []
+    other: list[bytes] = []
+
+    def listener(room: str, blob: bytes) -> None:
+        got.append((room, blob))
+
+    await listening.listen("r", listener)
+    await listening.listen("r2", lambda room, blob: other.append(blob))
+    events = blobs(20)
+    head = 0
+    for i in range(0, 20, 4):
+        head = (await writer.append("r", head, events[i:i + 4])).seq
+    await writer.append("elsewhere", 0, [b"not for r"])
+    await writer.append("r2", 0, [b"for r2"])
+    await eventually(lambda: len(got) == 20 and other == [b"for r2"])
+    assert got == [("r", blob) for blob in events]
+    assert (await writer.append("r", 0, [b"conflicting"])).outcome is Outcome.CONFLICT
+    await listening.unlisten("r", listener)
+    await writer.append("r", head, [b"after unlisten"])
+    await writer.append("r2", 1, [b"marker"])
+    await eventually(lambda: other == [b"for r2", b"marker"])
+    assert len(got) == 20  # neither the refused append nor the one after unlisten arrived
+
+
+async def test_concurrent_appends_with_the_same_expect_one_wins(open_store: Opener) -> None:
+    """Two instances appending on the same expect at once: exactly one is OK, the other CONFLICT."""
+    first, second = await open_store(), await open_store()
+    await first.append("r", 0, [b"base"])
+    for round_ in range(10):
+        head = await first.head("r")
+        results = await asyncio.gather(first.append("r", head, [b"a%d" % round_]),
+                                       second.append("r", head, [b"b%d" % round_]))
+        outcomes = sorted(r.outcome for r in results)
+        assert outcomes == [Outcome.CONFLICT, Outcome.OK]
+        assert {r.seq for r in results} == {head + 1}
+    assert await second.head("r") == 11
+    assert len(await first.read("r", 0)) == 11
+
+
+async def test_data_survives_close_and_reopen(open_store: Opener) -> None:
+    """Everything written is there for a new instance after the first one is closed."""
+    store = await open_store()
+    await store.setting("secret", "s")
+    await store.create_assembly("a", {"name": "A"}, {"C1": {"assembly": "a"}})
+    await store.add_member("a", "d1")
+    await store.append("r", 0, blobs(3), key="k")
+    await store.save_snapshot("r", 2, b"snap")
+    await open_poll(store, options=2)
+    await store.cast("p", "d1", 1, "c1")
+    await store.close()
+
+    again = await open_store()
+    assert await again.setting("secret", "other") == "s"
+    assert await again.assemblies() == ["a"]
+    assert await again.assembly("a") == {"name": "A"}
+    assert await again.lookup_code("C1") == {"assembly": "a"}
+    assert await again.members("a") == 1
+    assert await again.head("r") == 3
+    assert await again.read("r", 0) == blobs(3)
+    assert await again.acked("r", "k") == 3
+    assert await again.append("r", 3, [b"x"], key="k") == Appended(Outcome.DUPLICATE, 3)
+    assert await again.snapshot("r") == (2, b"snap")
+    assert await again.count("p") == Count([0, 1], 1, 1, True)
+    assert await again.ballot("p", "d1") == 1
+    assert await again.cast("p", "d1", 1, "c1") is CastOutcome.DUPLICATE
+
+
+# -- Redis only
+
+@pytest.mark.redis
+async def test_redis_fanout_recovers_after_the_pubsub_connection_is_killed(redis_url: str) -> None:
+    """After Redis kills the pub/sub connection, the store reconnects, calls on_reconnect, and
+    delivers later appends again (exactly once each)."""
+    store, writer = RedisStore(redis_url), RedisStore(redis_url)
+    await store.start()
+    await writer.start()
+    admin = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        reconnects = asyncio.Event()
+        calls: list[int] = []
+        got: list[bytes] = []
+
+        async def on_reconnect() -> None:
+            calls.append(await store.head("r"))  # the store is usable from the callback (catch-up)
+            reconnects.set()
+
+        store.on_reconnect = on_reconnect
+        await store.listen("r", lambda room, blob: got.append(blob))
+        await writer.append("r", 0, [b"before"])
+        await eventually(lambda: got == [b"before"])
+
+        killed = await admin.client_kill_filter(_type="pubsub")  # CLIENT KILL TYPE pubsub
+        assert killed == 1  # the listening instance's subscriber (the writer subscribes nothing)
+        await asyncio.wait_for(reconnects.wait(), 10)
+        assert calls == [1]
+
+        await writer.append("r", 1, [b"after 1", b"after 2"])
+        await eventually(lambda: len(got) == 3)
+        await asyncio.sleep(0.2)  # nothing may arrive twice (no silent re-subscription besides ours)
+        assert got == [b"before", b"after 1", b"after 2"]
+
+        await store.listen("r2", lambda room, blob: got.append(blob))  # and new rooms subscribe fine
+        await writer.append("r2", 0, [b"r2"])
+        await eventually(lambda: got[-1:] == [b"r2"])
+    finally:
+        await admin.aclose()
+        await store.close()
+        await writer.close()
+
+
+@pytest.mark.redis
+async def test_redis_publishes_and_appends_under_the_prefix(redis_url: str) -> None:
+    """The log is a stream of `{seq}-1` entries under the store's prefix, so two prefixes share one
+    Redis without seeing each other's rooms."""
+    one, two = RedisStore(redis_url, prefix="one:"), RedisStore(redis_url, prefix="two:")
+    await one.start()
+    await two.start()
+    admin = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        got: list[bytes] = []
+        await two.listen("r", lambda room, blob: got.append(blob))
+        await one.append("r", 0, [b"a", b"b"])
+        assert await two.head("r") == 0
+        assert [entry_id for entry_id, _ in await admin.xrange("one:log:r") or []] == [b"1-1", b"2-1"]
+        await two.append("r", 0, [b"mine"])
+        await eventually(lambda: got == [b"mine"])
+    finally:
+        await admin.aclose()
+        await one.close()
+        await two.close()
+
+
+@pytest.mark.redis
+async def test_redis_fanout_recovers_after_redis_restarts(redis_url: str, redis_server: RedisServer) -> None:
+    """When Redis itself crashes and comes back, the reader keeps retrying (with backoff) until it
+    is back, then calls on_reconnect, and acked events are still in the log (append-only file)."""
+    store = RedisStore(redis_url)
+    await store.start()
+    try:
+        reconnects = asyncio.Event()
+        got: list[bytes] = []
+
+        async def on_reconnect() -> None:
+            reconnects.set()
+
+        store.on_reconnect = on_reconnect
+        await store.listen("r", lambda room, blob: got.append(blob))
+        await store.append("r", 0, [b"acked"], key="k")
+        await eventually(lambda: got == [b"acked"])
+
+        await asyncio.to_thread(redis_server.kill)
+        await asyncio.sleep(0.5)  # a few failed attempts while it is down
+        assert not reconnects.is_set()
+        await asyncio.to_thread(redis_server.start)
+        await asyncio.wait_for(reconnects.wait(), 10)
+
+        assert await store.read("r", 0) == [b"acked"]
+        assert await store.append("r", 1, [b"again"], key="k") == Appended(Outcome.DUPLICATE, 1)
+        await store.append("r", 1, [b"live"])
+        await eventually(lambda: got == [b"acked", b"live"])
+    finally:
+        await store.close()
+
+
+@pytest.mark.redis
+async def test_redis_silent_pubsub_connection_counts_as_lost(redis_url: str) -> None:
+    """A pub/sub connection that stops answering (here: Redis paused) is given up after a missed
+    heartbeat PING, and the store reconnects and calls on_reconnect."""
+    store = RedisStore(redis_url)
+    store.heartbeat = 0.2
+    await store.start()
+    admin = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        reconnects = asyncio.Event()
+
+        async def on_reconnect() -> None:
+            reconnects.set()
+
+        store.on_reconnect = on_reconnect
+        got: list[bytes] = []
+        await store.listen("r", lambda room, blob: got.append(blob))
+        await admin.client_pause(600, all=True)
+        await asyncio.wait_for(reconnects.wait(), 10)
+        await asyncio.sleep(1.2)  # past the pause (a reconnect made during it may have to be redone)
+        await store.append("r", 0, [b"after"])
+        await eventually(lambda: got == [b"after"])
+    finally:
+        await admin.aclose()
+        await store.close()
+
+
+@pytest.mark.redis
+async def test_redis_warns_when_redis_would_lose_acked_events(redis_url: str, caplog: pytest.LogCaptureFixture
+                                                               ) -> None:
+    """start() warns when Redis runs without the append-only file, and is quiet when it has one."""
+    admin = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        store = RedisStore(redis_url)
+        with caplog.at_level("WARNING", logger="samling.store"):
+            await store.start()
+            await store.close()
+        assert not [r for r in caplog.records if r.name == "samling.store"]
+
+        await admin.config_set("appendonly", "no")
+        store = RedisStore(redis_url)
+        with caplog.at_level("WARNING", logger="samling.store"):
+            await store.start()
+            await store.close()
+        warnings = [r.getMessage() for r in caplog.records if r.name == "samling.store"]
+        assert len(warnings) == 1
+        assert "appendonly no" in warnings[0] and "appendonly yes" in warnings[0] and "everysec" in warnings[0]
+    finally:
+        await admin.config_set("appendonly", "yes")
+        await admin.aclose()
+
+
+@pytest.mark.redis
+async def test_redis_start_fails_loudly_when_redis_is_unreachable() -> None:
+    """start() raises when nothing answers at the URL, instead of serving on a store that cannot store."""
+    store = RedisStore(f"redis://127.0.0.1:{free_port()}/0")
+    with pytest.raises(redis.ConnectionError):
+        await store.start()
+    await store.close()  # harmless after a failed start
