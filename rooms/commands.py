@@ -194,7 +194,7 @@ def strings(args: Mapping[str, Any], field: str, low: int, high: int, each: int)
     value = args.get(field)
     if not isinstance(value, list) or not low <= len(value) <= high:
         raise _bad(field, f"must be a list of {low}-{high} strings")
-    return tuple(text({"x": v}, "x", 1, each) for v in value)
+    return tuple(text({f"{field}[{i}]": v}, f"{field}[{i}]", 1, each) for i, v in enumerate(value))
 
 
 def _set_phase(a: Mapping[str, Any]) -> SetPhase:
@@ -203,7 +203,7 @@ def _set_phase(a: Mapping[str, Any]) -> SetPhase:
         return SetPhase(phase(a))
     if not isinstance(tables, list) or len(tables) > 1000:
         raise _bad("tables", "must be a list of table ids")
-    return SetPhase(phase(a), tuple(ident({"t": t}, "t") for t in tables))
+    return SetPhase(phase(a), tuple(ident({f"tables[{i}]": t}, f"tables[{i}]") for i, t in enumerate(tables)))
 
 
 def _start_activity(a: Mapping[str, Any]) -> StartActivity:
