@@ -27,6 +27,7 @@ from rooms.hall import check_vote
 from rooms.hall import follow_ups as hall_follow_ups
 from rooms.results import ranked
 from rooms.room import HALL, RoomModel, table_room
+from rooms.table import public_show_totals
 
 from .codec import Record, decode, decode_record, encode_record, pack
 from .settings import Settings
@@ -60,7 +61,7 @@ class LiveRoom:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     subscribers: set[Subscriber] = field(default_factory=set)
     pending: dict[int, Record] = field(default_factory=dict)  # arrived ahead of a gap
-    recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=1000))
+    recent: deque[dict[str, Any]] = field(default_factory=deque)  # bounded by Settings.history
 
 
 @dataclass
@@ -131,7 +132,7 @@ class Hub:
                 if not room.ready:
                     raise Refused(Code.SERVER_BUSY, f"room {name} could not be loaded")
             return room
-        room = LiveRoom(key, name, assembly, RoomModel(name))
+        room = LiveRoom(key, name, assembly, RoomModel(name), recent=deque(maxlen=self.settings.history))
         self.rooms[key] = room
         try:
             await self.store.listen(key, self._on_blob)
@@ -308,13 +309,21 @@ class Hub:
                 await self._decide_and_append(target, SYSTEM, op, cmd, None, f"hall:{seq}")
             except Refused as refusal:
                 log.warning("%s at %s after hall #%s: %s", op, target.key, seq, refusal)
+            except Exception:  # the hall's event is stored and acked: carry on with the other tables
+                log.exception("%s at %s after hall #%s failed", op, target.key, seq)
 
     async def _results(self, assembly: str, table: str) -> list[dict[str, Any]]:
         record = await self.assembly(assembly)
         if record is None or table not in {t["id"] for t in record["tables"]}:
             raise Refused(Code.UNKNOWN_TARGET, f"no table {table}")
         state = (await self.live(assembly, table_room(table))).model.table
-        return [] if state.board is None else ranked(state.board)
+        if state.board is None:
+            return []
+        rows = ranked(state.board)
+        if not public_show_totals(state):  # the hall must not learn what the table cannot see yet
+            for row in rows:
+                del row["dots"]
+        return rows
 
     # -- ballots -------------------------------------------------------------------------------------
 

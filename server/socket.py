@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from rooms import Code
+from rooms import Code, Refused
 from rooms.actors import Role
+from rooms.room import kind_of
 
 from .codec import BadFrame, pack, unpack_frame
 from .connection import (
@@ -163,6 +164,11 @@ class Session:
             return
         room = frame.get("room")
         if not isinstance(room, str) or room not in self.rooms:
+            try:
+                kind_of(room if isinstance(room, str) else "")
+            except Refused as refusal:
+                self.reply(err(cmd_id, refusal.code, refusal.msg))
+                return
             self.reply(err(cmd_id, Code.FORBIDDEN, f"you are not in room {room!r}"))
             return
         if self.claims.role is Role.DISPLAY:

@@ -138,6 +138,25 @@ async def test_phase_timer_and_spotlight_reach_every_device(stack: Stack) -> Non
     assert spot["data"]["table"] == "1" and spot["data"]["results"][0]["title"] == "en idé"
 
 
+async def test_a_spotlight_during_a_hidden_vote_shows_no_dots(stack: Stack) -> None:
+    """While a table votes with totals hidden, spotlighting it shows its clusters but not their dots."""
+    fac = await facilitator(stack)
+    display = await Device.connect(stack.server.ws_url, stack.assembly["display_token"])
+    a = await member(stack)
+    await a.ok("note.add", {"note": "n1", "text": "idé"})
+    await fac.ok("phase.set", {"phase": "vote"}, room="hall")
+    await a.next(lambda f: f.get("op") == "phase.set" and f["room"] == a.room and f["data"]["phase"] == "vote")
+    await a.ok("dot.add", {"target": "n1"})
+    await fac.ok("spotlight", {"table": "1"}, room="hall")
+    hidden = await display.next_ev("spotlight")
+    assert hidden["data"]["results"][0]["title"] == "idé" and "dots" not in hidden["data"]["results"][0]
+    await fac.ok("phase.set", {"phase": "results"}, room="hall")
+    await a.next(lambda f: f.get("op") == "phase.set" and f["room"] == a.room and f["data"]["phase"] == "results")
+    await fac.ok("spotlight", {"table": "1"}, room="hall")
+    shown = await display.next(lambda f: f.get("op") == "spotlight" and f["seq"] > hidden["seq"])
+    assert shown["data"]["results"][0]["dots"] == 1
+
+
 async def test_a_poll_is_tallied_secretly(stack: Stack) -> None:
     """Votes are acked with no seq, can be changed, count once per device, and the display sees a
     tally without any device id; votes after close are refused."""
@@ -194,6 +213,7 @@ async def test_bad_frames_get_their_error_and_the_socket_goes_on(stack: Stack) -
     assert (await a.cmd("note.add", {"note": "n1", "text": 7}))["code"] == "invalid_args"
     assert (await a.cmd("note.add", {"note": "n1", "text": "x"}, room="table:2"))["code"] == "forbidden"
     assert (await a.cmd("note.add", {"note": "n1", "text": "x"}, room="table:99"))["code"] == "forbidden"
+    assert (await a.cmd("note.add", {"note": "n1", "text": "x"}, room="kitchen"))["code"] == "unknown_room"
     assert (await a.cmd("activity.start", {"activity": "z", "prompt": "?"}, room="hall"))["code"] == "forbidden"
     await a.send({"t": "cmd", "id": 5, "room": a.room, "op": "note.add", "args": {}})
     assert (await a.next(lambda f: f.get("t") == "err" and f.get("id") is None))["code"] == "bad_frame"
