@@ -16,14 +16,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rooms import Role
 from rooms.room import table_room
 
-from . import socket
+from . import pages, socket
 from .assemblies import normalise_code
 from .connection import RateLimit
 from .export import assembly_export
@@ -120,6 +123,35 @@ async def export_json(request: Request) -> Response:
     return JSONResponse(data, headers={"Content-Disposition": f'attachment; filename="samling-{assembly}.json"'})
 
 
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                                 b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
+                                 b"object-src 'none'"),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+class SecurityHeaders:
+    """Every HTTP answer carries a strict CSP (no inline script), no framing, nosniff, and no referrer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or from_env()
 
@@ -143,5 +175,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/api/join", join, methods=["POST"]),
         Route("/api/assemblies/{assembly}/export.json", export_json),
         WebSocketRoute("/ws", socket.endpoint),
+        Route("/", pages.home),
+        Route("/join", pages.join_page),
+        Route("/j/{code}", pages.join_page),
+        Route("/table", pages.table_page),
+        Route("/facilitator", pages.facilitator_page),
+        Route("/facilitator/sheet", pages.sheet_page),
+        Route("/display", pages.display_page),
+        Route("/i18n/{lang}.json", pages.catalog_json),
+        Mount("/static", StaticFiles(directory=pages.STATIC), name="static"),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])

@@ -1,0 +1,57 @@
+"""Real Chromium (Debian's, driven by Playwright) against a real Samling server process.
+
+`playwright install` cannot download browsers here, so the tests launch /usr/bin/chromium with
+the flags that work in this sandbox. Screenshots of each face go to test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from support.processes import REPO_ROOT, create_assembly
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"]
+SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
+TABLET = {"width": 768, "height": 1024}
+LAPTOP = {"width": 1280, "height": 800}
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """One headless Chromium per test."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: scripts/test installs Debian's chromium", pytrace=False)
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        await b.close()
+
+
+@pytest.fixture
+def hall(servers: Any, tmp_db: Path) -> dict[str, Any]:
+    """A running server (embedded store) with a fresh 2-table assembly: {"server", "assembly"}."""
+    assembly = create_assembly("Browsersamling", 2, db=str(tmp_db))
+    return {"server": servers.start(db=tmp_db), "assembly": assembly}
+
+
+async def new_page(browser: Browser, viewport: dict[str, int] = TABLET, **kwargs: Any) -> tuple[BrowserContext, Page]:
+    """A fresh browser profile (its own localStorage) with one page; page errors fail the test."""
+    context = await browser.new_context(viewport=viewport, has_touch=True, **kwargs)
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.errors = errors  # type: ignore[attr-defined]
+    return context, page
+
+
+async def screenshot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path
