@@ -261,7 +261,6 @@ def test_poll_options_must_each_be_1_to_120_characters(options: list[Any]) -> No
     assert refusal("hall", "poll.open", args).code == Code.INVALID_ARGS
 
 
-@pytest.mark.xfail(strict=True, reason="commands.strings/_set_phase name the inner field 'x'/'t', not the list")
 def test_a_bad_list_item_is_refused_naming_its_list() -> None:
     """A bad option or table id is refused naming `options` / `tables`, as the module promises for every field."""
     args = {"poll": "p1", "question": "Q?", "kind": "choice", "options": ["a", 2]}
