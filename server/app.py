@@ -8,6 +8,7 @@ signing secret is known, so a process manager can wait for it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import secrets
@@ -27,7 +28,7 @@ from rooms import Role
 from rooms.room import table_room
 
 from . import pages, socket
-from .assemblies import normalise_code
+from .assemblies import create_assembly, new_assembly_args, normalise_code, sheet
 from .connection import RateLimit
 from .export import assembly_export
 from .hub import Hub
@@ -38,6 +39,7 @@ from .tokens import Claims, Tokens
 log = logging.getLogger("samling")
 
 JOIN_BODY_MAX = 2048
+CREATE_BODY_MAX = 64 * 1024  # 500 table names of 40 characters, with room to spare
 NAME_MAX = 40
 
 
@@ -110,17 +112,70 @@ async def join(request: Request) -> Response:
                          "device": claims.device})
 
 
+def bearer(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    return auth[7:].strip() if auth.lower().startswith("bearer ") else None
+
+
+def public_base(request: Request, settings: Settings) -> str:
+    """The base of the links a page hands out: SAMLING_PUBLIC_URL if set, else how this request
+    reached us (so a laptop's LAN address works without configuration)."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    return str(request.base_url).rstrip("/")
+
+
+def facilitator_of(request: Request, samling: Samling, assembly: str) -> Claims | None:
+    claims = samling.tokens.read(bearer(request))
+    if claims is None or claims.role is not Role.FACILITATOR or claims.assembly != assembly:
+        return None
+    return claims
+
+
 async def export_json(request: Request) -> Response:
     samling: Samling = request.app.state.samling
     assembly = request.path_params["assembly"]
-    auth = request.headers.get("authorization", "")
-    claims = samling.tokens.read(auth[7:]) if auth.lower().startswith("bearer ") else None
-    if claims is None or claims.role is not Role.FACILITATOR or claims.assembly != assembly:
+    if facilitator_of(request, samling, assembly) is None:
         return error(403, "forbidden", "the facilitator's token for this assembly is needed")
     data = await assembly_export(samling.hub, assembly)
     if data is None:
         return error(404, "unknown_assembly", "no such assembly")
     return JSONResponse(data, headers={"Content-Disposition": f'attachment; filename="samling-{assembly}.json"'})
+
+
+async def create_assembly_api(request: Request) -> Response:
+    """The organiser creates an assembly from the browser (/new); the answer is the CLI's --json sheet."""
+    samling: Samling = request.app.state.samling
+    if not samling.tokens.is_organiser(bearer(request)):
+        return error(403, "forbidden", "the organiser's token is needed (the link `samling serve` prints)")
+    body = await request.body()
+    if len(body) > CREATE_BODY_MAX:
+        return error(413, "invalid_args", "the request is too large")
+    try:
+        payload = await request.json()
+    except ValueError:
+        return error(400, "invalid_args", "send JSON: {\"name\": \"Næstved borgersamling\", \"tables\": 12}")
+    try:
+        name, tables, names = new_assembly_args(payload)
+    except ValueError as exc:
+        return error(400, "invalid_args", str(exc))
+    made = await create_assembly(samling.store, samling.tokens, name, tables, public_base(request, samling.settings),
+                                 names)
+    log.info("assembly %s created from the browser (%d tables)", made["assembly"], tables)
+    return JSONResponse(made, status_code=201)
+
+
+async def sheet_api(request: Request) -> Response:
+    """The printable sheet: every table's codes, join link and QR code, for the facilitator."""
+    samling: Samling = request.app.state.samling
+    assembly = request.path_params["assembly"]
+    if facilitator_of(request, samling, assembly) is None:
+        return error(403, "forbidden", "the facilitator's token for this assembly is needed")
+    record = await samling.hub.assembly(assembly)
+    if record is None:
+        return error(404, "unknown_assembly", "no such assembly")
+    data = await asyncio.to_thread(sheet, record, samling.tokens, public_base(request, samling.settings))
+    return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
 
 SECURITY_HEADERS = [
@@ -163,6 +218,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         hub = Hub(store, settings)
         app.state.samling = Samling(settings, store, tokens, hub, time.time(), {})
         log.info("samling ready on the %s store", store.name)
+        organiser = f"{settings.base_url}/new#token={tokens.organiser()}"
+        log.info("organiser link (creates assemblies; keep it private): %s", organiser)
+        print(f"\n  Organiser:   {organiser}\n  (opens the page that creates assemblies: keep it private)\n",
+              flush=True)
         try:
             yield
         finally:
@@ -173,7 +232,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [
         Route("/healthz", healthz),
         Route("/api/join", join, methods=["POST"]),
+        Route("/api/assemblies", create_assembly_api, methods=["POST"]),
         Route("/api/assemblies/{assembly}/export.json", export_json),
+        Route("/api/assemblies/{assembly}/sheet", sheet_api),
         WebSocketRoute("/ws", socket.endpoint),
         Route("/", pages.home),
         Route("/join", pages.join_page),
@@ -181,6 +242,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/table", pages.table_page),
         Route("/facilitator", pages.facilitator_page),
         Route("/facilitator/sheet", pages.sheet_page),
+        Route("/new", pages.new_page),
         Route("/display", pages.display_page),
         Route("/i18n/{lang}.json", pages.catalog_json),
         Mount("/static", StaticFiles(directory=pages.STATIC), name="static"),

@@ -3,6 +3,8 @@ Jinja2 templates and (as JSON) the browser scripts.
 
 Catalogues are read from the `.po` files at start (no compile step needed to run). Source
 strings are English; `da` translates them. A missing translation falls back to the English.
+`scripts/i18n` extracts the strings (babel.cfg: Python, the templates, and `t("...")` in
+static/js), updates the catalogues and checks that nothing is left untranslated in Danish.
 """
 
 from __future__ import annotations
@@ -29,8 +31,18 @@ def catalog(lang: str) -> dict[str, str]:
         return {}
     with path.open("rb") as f:
         cat: Catalog = read_po(f, locale=lang)
-    return {str(m.id): str(m.string) for m in cat if m.id and isinstance(m.id, str) and m.string
-            and not m.fuzzy}
+    table: dict[str, str] = {}
+    for m in cat:
+        if not m.id or m.fuzzy:
+            continue
+        if isinstance(m.id, str):
+            if m.string:
+                table[m.id] = str(m.string)
+        elif isinstance(m.string, (list, tuple)):  # a plural: Danish, like English, has one form
+            for msgid, text in zip(m.id, m.string, strict=False):  # for 1 and one for the rest
+                if msgid and text:
+                    table[str(msgid)] = str(text)
+    return table
 
 
 def gettext_for(lang: str) -> Callable[[str], str]:

@@ -2,17 +2,24 @@
 
 A token is an itsdangerous signature over {assembly, device, role, table}. It never expires on
 its own: an assembly runs over several days and a tablet keeps its identity throughout.
+
+The organiser's token (which may create assemblies from the browser's /new page) is a signature
+with its own salt over a fixed payload, made with the same secret: the server prints it at
+start, and it changes only when the secret does. A device token is never an organiser token,
+nor the other way round, since the salts differ.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadData, BadSignature, URLSafeSerializer
 
 from rooms import Actor, Role
 
 SALT = "samling.device.v1"
+ORGANISER_SALT = "samling.organiser.v1"
+ORGANISER = "organiser"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +37,7 @@ class Claims:
 class Tokens:
     def __init__(self, secret: str) -> None:
         self._signer = URLSafeSerializer(secret, salt=SALT)
+        self._organiser = URLSafeSerializer(secret, salt=ORGANISER_SALT)
 
     def issue(self, claims: Claims) -> str:
         return self._signer.dumps([claims.assembly, claims.device, str(claims.role), claims.table])
@@ -43,3 +51,15 @@ class Tokens:
             return Claims(str(a), str(d), Role(r), None if t is None else str(t))
         except (BadSignature, ValueError, TypeError):
             return None
+
+    def organiser(self) -> str:
+        """The organiser's token: it may create assemblies (POST /api/assemblies)."""
+        return self._organiser.dumps(ORGANISER)
+
+    def is_organiser(self, token: object) -> bool:
+        if not isinstance(token, str) or len(token) > 512:
+            return False
+        try:
+            return bool(self._organiser.loads(token) == ORGANISER)
+        except BadData:
+            return False

@@ -44,6 +44,7 @@ export class Live extends EventTarget {
     this.ws = null;
     this.stopped = false;
     addEventListener("online", () => this._soon(0));
+    addEventListener("offline", () => this._drop());
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible") this._soon(0);
     });
@@ -128,6 +129,21 @@ export class Live extends EventTarget {
       this._status("offline");
       this._retry();
     };
+  }
+
+  /** The device says its network is gone: let go of the socket now rather than wait for TCP to notice. */
+  _drop() {
+    const ws = this.ws;
+    if (!ws || this.stopped) return;
+    this.ws = null;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    try {
+      ws.close();
+    } catch {
+      // already closing
+    }
+    this._status("offline");
+    this._retry();
   }
 
   _retry() {

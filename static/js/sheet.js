@@ -1,0 +1,168 @@
+// The printable sheet (/facilitator/sheet): one card per table with its name, QR code, code and
+// host code, for the organiser to print and put on the tables.
+//
+// The facilitator's token comes from #token=... (then it is kept in localStorage under
+// `samling.token.facilitator` and removed from the address bar, so the browser does not print it
+// in the page's footer) or from localStorage. The assembly's id comes from ?assembly=<id>, else
+// #assembly=<id>, else localStorage `samling.assembly.facilitator`. The token itself is opaque:
+// nothing is read out of it here.
+import { loadCatalog, t } from "./i18n.js";
+
+const FACILITATOR_KEY = "samling.token.facilitator";
+const ASSEMBLY_KEY = "samling.assembly.facilitator";
+const LOCAL = new Set(["localhost", "127.0.0.1", "[::1]"]);  // names only this computer can reach
+
+const $ = (id) => document.getElementById(id);
+
+function stored(key) {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function store(key, value) {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    // private mode: this page still works until it is closed
+  }
+}
+
+/** {token, assembly} from the link or from what this browser kept. */
+function credentials() {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const query = new URLSearchParams(location.search);
+  const token = fragment.get("token") || stored(FACILITATOR_KEY);
+  const assembly = query.get("assembly") || fragment.get("assembly") || stored(ASSEMBLY_KEY);
+  if (fragment.get("token")) {
+    store(FACILITATOR_KEY, token);
+    if (assembly) store(ASSEMBLY_KEY, assembly);
+    const url = new URL(location.href);
+    url.hash = "";
+    if (assembly) url.searchParams.set("assembly", assembly);
+    history.replaceState(null, "", url.pathname + url.search);
+  }
+  return { token, assembly };
+}
+
+function fail(message) {
+  $("sheet-status").hidden = true;
+  $("sheet-error").textContent = message;
+  $("sheet-error").hidden = false;
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text != null) node.textContent = text;
+  return node;
+}
+
+function svgUri(svg) {
+  return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
+}
+
+/** "Scan ... or go to <strong>host/join</strong> and type the code" with the address in bold. */
+function howTo(joinUrl) {
+  const address = `${new URL(joinUrl).host}/join`;
+  const p = el("p", "sheet-how");
+  const text = t("Scan the QR code, or go to {address} and type the code.", { address: "\u0000" });
+  const [before, after = ""] = text.split("\u0000");
+  p.append(before, el("strong", null, address), after);
+  return p;
+}
+
+function card(table) {
+  const article = el("article", "card sheet-card");
+  article.setAttribute("aria-label", table.name);
+  article.append(el("h2", null, table.name));
+  if (table.qr_svg) {
+    const img = el("img", "sheet-qr");
+    img.src = svgUri(table.qr_svg);
+    img.alt = t("QR code for {table}", { table: table.name });
+    img.width = 256;
+    img.height = 256;
+    article.append(img);
+  }
+  if (table.code) {
+    const code = el("p", "sheet-code", table.code);
+    code.setAttribute("aria-label", t("Code: {code}", { code: table.code.split("").join(" ") }));
+    article.append(code, howTo(table.join_url));
+  }
+  if (table.host_code) {
+    const host = el("p", "sheet-host", t("Host code (for the table's facilitator):") + " ");
+    host.append(el("span", "code", table.host_code));
+    article.append(host);
+  }
+  return article;
+}
+
+function render(sheet) {
+  document.title = [t("Cards for the tables"), sheet.name, "Samling"].join(" · ");
+  $("sheet-name").textContent = sheet.name;
+  $("sheet-name").hidden = false;
+  $("sheet-status").textContent = sheet.tables.length === 1 ? t("1 card")
+    : t("{n} cards", { n: sheet.tables.length });
+  $("sheet-display-url").value = sheet.display_url;
+  $("sheet-display-open").href = sheet.display_url;
+  $("sheet-tools").hidden = false;
+  $("sheet-cards").replaceChildren(...sheet.tables.map(card));
+  const first = sheet.tables.find((table) => table.join_url);
+  $("sheet-localhost").hidden = !first || !LOCAL.has(new URL(first.join_url).hostname);
+}
+
+async function copy(button, input) {
+  input.select();
+  try {
+    await navigator.clipboard.writeText(input.value);
+  } catch {
+    document.execCommand?.("copy");
+  }
+  button.dataset.label ||= button.textContent;
+  button.textContent = t("Copied");
+  setTimeout(() => { button.textContent = button.dataset.label; }, 2000);
+}
+
+function wire() {
+  const cards = $("sheet-cards");
+  $("sheet-print").addEventListener("click", () => window.print());
+  $("sheet-one-per-page").addEventListener("change", (e) => cards.classList.toggle("one-per-page", e.target.checked));
+  $("sheet-show-host").addEventListener("change", (e) => cards.classList.toggle("hide-host-codes", !e.target.checked));
+  $("sheet-display-copy").addEventListener("click", (e) => copy(e.currentTarget, $("sheet-display-url")));
+}
+
+async function main() {
+  await loadCatalog();
+  wire();
+  // The facilitator's link pasted into a tab already on this page: start again with it.
+  addEventListener("hashchange", () => {
+    if (new URLSearchParams(location.hash.slice(1)).get("token")) location.reload();
+  });
+  const { token, assembly } = credentials();
+  if (!token || !assembly) {
+    fail(t("This page needs the facilitator's link. Open the cards from the dashboard or from the organiser's page."));
+    return;
+  }
+  let r;
+  try {
+    r = await fetch(`/api/assemblies/${encodeURIComponent(assembly)}/sheet`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
+  } catch {
+    fail(t("No connection to the server. Check the network and try again."));
+    return;
+  }
+  if (r.status === 403) {
+    fail(t("This link does not give access to this assembly's cards. Use the facilitator's link."));
+  } else if (r.status === 404) {
+    fail(t("This assembly does not exist on this server."));
+  } else if (!r.ok) {
+    fail(t("Something went wrong. Please try again."));
+  } else {
+    render(await r.json());
+  }
+}
+
+main();
