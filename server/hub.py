@@ -301,7 +301,7 @@ class Hub:
         """Carry a hall decision into the tables, and publish a closed poll's final tally."""
         if room.name != HALL:
             return
-        if event.op == "poll.close":
+        if event.op in ("poll.open", "poll.close"):  # turnout of N from the start; the final count at the end
             self.request_tally(room, event.data["poll"])
         for table, cmd, op in hall_follow_ups(event):
             target = await self.live(room.assembly, table_room(table))

@@ -14,6 +14,10 @@ import { pack, unpack } from "./codec.js";
 const BACKOFF_FIRST = 500;
 const BACKOFF_MAX = 15000;
 const NO_RETRY = new Set([4003]);
+// Refusals that say "not now" rather than "no": the command stays in the outbox and goes again.
+const RETRYABLE = new Set(["rate_limited", "conflict", "server_busy"]);
+const PING_AFTER = 20000;   // ms without a frame before we ask the server for a pong
+const DEAD_AFTER = 45000;   // ms without a frame before the socket counts as dead (a half-open link)
 
 function newId() {
   const rand = crypto.getRandomValues(new Uint32Array(2));
@@ -43,6 +47,8 @@ export class Live extends EventTarget {
     this.attempt = 0;
     this.ws = null;
     this.stopped = false;
+    this.lastFrame = Date.now();
+    setInterval(() => this._heartbeat(), 5000);
     addEventListener("online", () => this._soon(0));
     addEventListener("offline", () => this._drop());
     document.addEventListener("visibilitychange", () => {
@@ -159,7 +165,15 @@ export class Live extends EventTarget {
     this.timer = setTimeout(() => this._connect(), ms);
   }
 
+  _heartbeat() {
+    if (!this.ws || this.status !== "online") return;
+    const quiet = Date.now() - this.lastFrame;
+    if (quiet > DEAD_AFTER) this._drop();
+    else if (quiet > PING_AFTER) this._transmit({ t: "ping" });
+  }
+
   _receive(frame) {
+    this.lastFrame = Date.now();
     switch (frame.t) {
       case "welcome":
         this.attempt = 0;
@@ -186,6 +200,10 @@ export class Live extends EventTarget {
   }
 
   _answer(frame) {
+    if (frame.t === "err" && RETRYABLE.has(frame.code) && this._retryLater(frame.id)) {
+      this._status(this.status);
+      return;
+    }
     const i = this.outbox.findIndex((c) => c.id === frame.id);
     if (i >= 0) {
       this.outbox.splice(i, 1);
@@ -194,14 +212,27 @@ export class Live extends EventTarget {
     const waiter = this.waiters.get(frame.id);
     this.waiters.delete(frame.id);
     if (waiter) (frame.t === "ack" ? waiter.resolve : waiter.reject)(frame);
-    if (frame.t === "err" && frame.code !== "rate_limited") this.mine.delete(frame.id);
+    if (frame.t === "err") this.mine.delete(frame.id);
     this.dispatchEvent(new CustomEvent(frame.t, { detail: frame }));
     this._status(this.status);
   }
 
+  /** Send a command that was refused for now again after a jittered pause; false if it is gone. */
+  _retryLater(id) {
+    const command = this.outbox.find((c) => c.id === id);
+    if (!command) return false;
+    command.tries = (command.tries || 0) + 1;
+    const pause = Math.min(BACKOFF_MAX, 300 * 2 ** Math.min(command.tries, 6)) * (0.5 + Math.random());
+    setTimeout(() => {
+      if (this.status === "online" && this.outbox.includes(command)) this._transmit(command);
+    }, pause);
+    return true;
+  }
+
   _transmit(command) {
     try {
-      this.ws.send(pack({ t: "cmd", ...command }));
+      const { tries, ...frame } = command;
+      this.ws.send(pack(frame.t ? frame : { t: "cmd", ...frame }));
     } catch {
       // the socket is closing: the outbox keeps the command for the next connection
     }
