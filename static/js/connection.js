@@ -17,7 +17,7 @@ const NO_RETRY = new Set([4003]);
 // Refusals that say "not now" rather than "no": the command stays in the outbox and goes again.
 const RETRYABLE = new Set(["rate_limited", "conflict", "server_busy"]);
 const PING_AFTER = 20000;   // ms without a frame before we ask the server for a pong
-const DEAD_AFTER = 45000;   // ms without a frame before the socket counts as dead (a half-open link)
+const PONG_WAIT = 15000;    // ms a ping may go unanswered before the socket counts as dead (half-open)
 
 function newId() {
   const rand = crypto.getRandomValues(new Uint32Array(2));
@@ -48,6 +48,7 @@ export class Live extends EventTarget {
     this.ws = null;
     this.stopped = false;
     this.lastFrame = Date.now();
+    this.pingAt = 0;
     setInterval(() => this._heartbeat(), 5000);
     addEventListener("online", () => this._soon(0));
     addEventListener("offline", () => this._drop());
@@ -165,15 +166,21 @@ export class Live extends EventTarget {
     this.timer = setTimeout(() => this._connect(), ms);
   }
 
+  /** A quiet socket is asked for a pong; one that does not answer in time is let go and reopened. */
   _heartbeat() {
     if (!this.ws || this.status !== "online") return;
-    const quiet = Date.now() - this.lastFrame;
-    if (quiet > DEAD_AFTER) this._drop();
-    else if (quiet > PING_AFTER) this._transmit({ t: "ping" });
+    const now = Date.now();
+    if (this.pingAt && now - this.pingAt > PONG_WAIT) {
+      this._drop();
+    } else if (!this.pingAt && now - this.lastFrame > PING_AFTER) {
+      this.pingAt = now;
+      this._transmit({ t: "ping" });
+    }
   }
 
   _receive(frame) {
     this.lastFrame = Date.now();
+    this.pingAt = 0;
     switch (frame.t) {
       case "welcome":
         this.attempt = 0;

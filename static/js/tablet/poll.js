@@ -65,6 +65,7 @@ export class PollCard {
 
     const focused = document.activeElement;
     const focusIndex = focused && this.el.contains(focused) ? [...this.el.querySelectorAll(".answer")].indexOf(focused) : -1;
+    const headingFocused = focused?.id === "poll-question";
     this.el.replaceChildren(h("div", { class: "poll-card" },
       h("p", { class: "poll-kicker", text: t("Question for everyone in the hall") }),
       h("h2", { id: "poll-question", class: "poll-question", tabindex: -1, text: poll.question }),
@@ -74,7 +75,7 @@ export class PollCard {
         text: t("{voters} of {present} have voted", { voters: poll.voters, present: poll.present }) }) : null));
     this.el.hidden = false;
     this.app.setInert(true);
-    if (fresh) this.el.querySelector("#poll-question").focus();
+    if (fresh || headingFocused) this.el.querySelector("#poll-question").focus();
     else if (focusIndex >= 0) this.el.querySelectorAll(".answer")[focusIndex]?.focus();
   }
 
