@@ -216,6 +216,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await store.start()
         tokens = Tokens(await signing_secret(store, settings))
         hub = Hub(store, settings)
+        hub.start()
         app.state.samling = Samling(settings, store, tokens, hub, time.time(), {})
         log.info("samling ready on the %s store", store.name)
         organiser = f"{settings.base_url}/new#token={tokens.organiser()}"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable
@@ -99,6 +100,11 @@ class Hub:
         self.stats: dict[str, int] = {"gaps_repaired": 0, "conflicts": 0, "catch_ups": 0, "snapshots": 0,
                                       "snapshot_loads": 0, "replayed": 0}
         store.on_reconnect = self.catch_up_all
+        self.process = secrets.token_hex(6)
+        self._seated: dict[str, dict[str, dict[str, int]]] = {}  # assembly -> table -> device -> sockets
+        self._watchers: dict[str, set[Subscriber]] = {}  # assembly -> facilitators' outboxes
+        self._presence_sent: dict[str, dict[str, int]] = {}
+        self._presence_task: asyncio.Task[None] | None = None
 
     def now(self) -> int:
         return int(self.clock() * 1000)
@@ -393,10 +399,62 @@ class Hub:
                 return {"seq": room.seq, "events": [f for f in recent if f["seq"] > since]}
         return {"seq": room.seq, "state": room.model.view(actor)}
 
+    # -- presence: which tables have devices connected, for the facilitator's grid ------------------
+
+    def connected(self, assembly: str, actor: Actor, outbox: Subscriber) -> None:
+        """A device said hello on this process."""
+        if actor.seated and actor.table is not None:
+            devices = self._seated.setdefault(assembly, {}).setdefault(actor.table, {})
+            devices[actor.device] = devices.get(actor.device, 0) + 1
+        elif actor.role is Role.FACILITATOR:
+            self._watchers.setdefault(assembly, set()).add(outbox)
+            self._presence_sent.pop(assembly, None)  # the newcomer needs the current picture
+        self._spawn(self._publish_presence(assembly))
+
+    def disconnected(self, assembly: str, actor: Actor, outbox: Subscriber) -> None:
+        if actor.seated and actor.table is not None:
+            devices = self._seated.get(assembly, {}).get(actor.table, {})
+            devices[actor.device] = devices.get(actor.device, 1) - 1
+            if devices.get(actor.device, 0) <= 0:
+                devices.pop(actor.device, None)
+        self._watchers.get(assembly, set()).discard(outbox)
+        self._spawn(self._publish_presence(assembly))
+
+    async def _publish_presence(self, assembly: str) -> None:
+        """Report this process's counts, and tell its facilitators the hall's, if they changed."""
+        now = self.clock()
+        tables = self._seated.get(assembly, {})
+        await self.store.report_presence(assembly, self.process, {t: list(d) for t, d in tables.items() if d}, now)
+        watchers = self._watchers.get(assembly)
+        if not watchers:
+            return
+        total = await self.store.presence(assembly, now)
+        if self._presence_sent.get(assembly) != total:
+            self._presence_sent[assembly] = total
+            frame = pack({"t": "presence", "tables": total, "now": self.now()})
+            for watcher in list(watchers):
+                watcher.deliver(frame)
+
+    async def presence_loop(self, every: float = 3.0) -> None:
+        """Keep every process's report fresh and the facilitators' picture current."""
+        while True:
+            await asyncio.sleep(every)
+            for assembly in set(self._seated) | set(self._watchers):
+                try:
+                    await self._publish_presence(assembly)
+                except Exception:
+                    log.exception("presence of %s", assembly)
+
+    def start(self) -> None:
+        self._presence_task = asyncio.get_running_loop().create_task(self.presence_loop())
+
     async def close(self) -> None:
+        if self._presence_task is not None:
+            self._presence_task.cancel()
         for pacer in self._pacers.values():
             if pacer.task is not None:
                 pacer.task.cancel()
         for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*self._tasks, *(p.task for p in self._pacers.values() if p.task), return_exceptions=True)
+        await asyncio.gather(*self._tasks, *(p.task for p in self._pacers.values() if p.task),
+                             *([self._presence_task] if self._presence_task else []), return_exceptions=True)

@@ -74,6 +74,8 @@ class Session:
         finally:
             for room in self.rooms.values():
                 room.subscribers.discard(self.outbox)
+            if self.claims is not None:
+                self.hub.disconnected(self.claims.assembly, self.claims.actor, self.outbox)
             if self.outbox.closing is not None and not writer.done():
                 try:
                     await asyncio.wait_for(writer, 2)  # let the close frame and its reason go out
@@ -150,6 +152,7 @@ class Session:
             room.subscribers.add(self.outbox)
             self.rooms[room.name] = room
         self.claims = claims
+        self.hub.connected(claims.assembly, actor, self.outbox)
 
     async def command(self, frame: dict[str, Any]) -> None:
         cmd_id = frame.get("id")

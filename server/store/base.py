@@ -70,6 +70,7 @@ class Store(ABC):
 
     def __init__(self) -> None:
         self._listeners: dict[str, set[Listener]] = {}
+        self._presence: dict[str, dict[str, tuple[float, dict[str, list[str]]]]] = {}  # in-process backends
         self.on_reconnect: ReconnectListener | None = None
 
     # -- life
@@ -142,6 +143,16 @@ class Store(ABC):
     @abstractmethod
     async def count(self, poll: str) -> Count: ...
 
+    # -- presence: who is connected, shared between processes, never stored for long
+    async def report_presence(self, assembly: str, process: str, seated: dict[str, list[str]], now: float) -> None:
+        """Keep this process's connected devices of `assembly` (table id -> device ids)."""
+        self._presence.setdefault(assembly, {})[process] = (now, {t: list(d) for t, d in seated.items()})
+
+    async def presence(self, assembly: str, now: float, fresh: float = 15.0) -> dict[str, int]:
+        """Connected devices per table of `assembly`: a device counts once however many sockets
+        and processes it has; a process that stopped reporting `fresh` seconds ago stops counting."""
+        return _union(self._presence.get(assembly, {}).values(), now, fresh)
+
     # -- fan-out
     async def listen(self, room: str, listener: Listener) -> None:
         """Call `listener` with every blob appended to `room` from now on, by any process."""
@@ -170,6 +181,16 @@ class Store(ABC):
         """Backends that fan out across processes start receiving `room` here."""
 
     async def _unsubscribe(self, room: str) -> None: ...
+
+
+def _union(reports: Any, now: float, fresh: float) -> dict[str, int]:
+    """Sum (at, {table: [device]}) reports from processes into devices per table."""
+    seen: dict[str, set[str]] = {}
+    for at, seated in reports:
+        if now - at <= fresh:
+            for table, devices in seated.items():
+                seen.setdefault(table, set()).update(devices)
+    return {table: len(devices) for table, devices in seen.items() if devices}
 
 
 def open_store(db: str | None, redis_url: str | None) -> Store:

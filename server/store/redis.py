@@ -33,7 +33,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .base import Appended, BoxChange, CastOutcome, Count, Outcome, Store
+from .base import Appended, BoxChange, CastOutcome, Count, Outcome, Store, _union
 
 log = logging.getLogger("samling.store")
 
@@ -315,6 +315,19 @@ class RedisStore(Store):
 
     async def members(self, assembly: str) -> int:
         return int(await self._r.scard(self._key("members", assembly)))
+
+    # -- presence: one hash per assembly, a field per process holding its counts and when
+    async def report_presence(self, assembly: str, process: str, seated: dict[str, list[str]], now: float) -> None:
+        key = self._key("presence", assembly)
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hset(key, process, json.dumps([now, seated]))
+            pipe.expire(key, 60)
+            await pipe.execute()
+
+    async def presence(self, assembly: str, now: float, fresh: float = 15.0) -> dict[str, int]:
+        key = self._key("presence", assembly)
+        reports = [json.loads(raw) for raw in (await self._r.hgetall(key)).values()]
+        return _union(reports, now, fresh)
 
     # -- logs
     async def head(self, room: str) -> int:

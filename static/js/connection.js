@@ -203,6 +203,9 @@ export class Live extends EventTarget {
       case "pong":
         this.skew = frame.now - Date.now();
         break;
+      case "presence": // the facilitator's picture of connected devices per table
+        this.dispatchEvent(new CustomEvent("presence", { detail: frame }));
+        break;
     }
   }
 

@@ -280,6 +280,10 @@ async function main() {
     soon();
   });
   live.addEventListener("ev", (e) => stage.event(e.detail));
+  live.addEventListener("presence", (e) => {
+    tables.setPresence(e.detail.tables);
+    render();
+  });
   live.addEventListener("status", (e) => showStatus(e.detail));
   live.addEventListener("closed", () => {
     message(t("This facilitator link is no longer valid. Ask the organiser for the current one."));

@@ -371,3 +371,18 @@ async def test_dashboard_keeps_changes_while_offline(browser: Browser, hall: dic
     await expect(conn).to_have_text("Online", timeout=20000)
     await expect(page.locator("#timer-left")).to_have_text(re.compile(r"^(2:00|1:5\d)$"))
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_dashboard_shows_devices_connected_per_table(browser: Browser, hall: dict[str, Any]) -> None:
+    """Each table card counts its connected devices; a table with none is marked offline in words."""
+    (one,) = await members(hall, [1])
+    context, page = await new_page(browser, LAPTOP)
+    await page.goto(f"{hall['server'].url}/facilitator?lang=en#token={hall['assembly']['facilitator_token']}")
+    await expect(card(page, "1").locator("[data-stat=devices] b")).to_have_text("1")
+    await expect(card(page, "2").locator(".offline-badge")).to_contain_text("No device connected")
+    await expect(card(page, "1").locator(".offline-badge")).to_be_hidden()
+    await one.close()
+    await expect(card(page, "1").locator(".offline-badge")).to_be_visible(timeout=10000)
+    await expect(card(page, "1").locator("[data-stat=devices] b")).to_have_text("0")
+    assert page.errors == []  # type: ignore[attr-defined]
+    await context.close()

@@ -16,6 +16,7 @@ export class Tables {
     this.cards = new Map();        // table id -> {li, fields}
     this.lastEvent = {};           // table id -> client ms of its last event (or of the first welcome)
     this.seen = new Set();         // tables with an event since this page opened
+    this.devices = null;           // table id -> devices connected (null until the server says)
     this.dialog = document.getElementById("table-dialog");
     this.open = null;              // the table shown in the dialog
     document.getElementById("td-close").addEventListener("click", () => this.dialog.close());
@@ -58,6 +59,11 @@ export class Tables {
     for (const id of this.ids()) this.lastEvent[id] ??= now;
   }
 
+  /** The server's count of connected devices per table. */
+  setPresence(tables) {
+    this.devices = { ...tables };
+  }
+
   /** A table event arrived. */
   touched(room) {
     if (!room || !room.startsWith("table:")) return;
@@ -96,8 +102,9 @@ export class Tables {
     const f = {
       name: h("span", { class: "card-name" }),
       phase: h("span", { class: "phase-badge" }),
-      notes: h("b", {}), clusters: h("b", {}), dots: h("b", {}),
-      notesWord: h("span", {}), clustersWord: h("span", {}), dotsWord: h("span", {}),
+      notes: h("b", {}), clusters: h("b", {}), dots: h("b", {}), devices: h("b", {}),
+      notesWord: h("span", {}), clustersWord: h("span", {}), dotsWord: h("span", {}), devicesWord: h("span", {}),
+      offline: h("span", { class: "badge offline-badge", hidden: true }),
       last: h("span", { class: "card-last" }),
       quiet: h("span", { class: "badge quiet-badge", hidden: true }),
     };
@@ -107,8 +114,9 @@ export class Tables {
     h("span", { class: "card-stats" },
       h("span", { class: "stat", "data-stat": "notes" }, f.notes, " ", f.notesWord),
       h("span", { class: "stat", "data-stat": "clusters" }, f.clusters, " ", f.clustersWord),
-      h("span", { class: "stat", "data-stat": "dots" }, f.dots, " ", f.dotsWord)),
-    h("span", { class: "card-foot" }, f.last, f.quiet));
+      h("span", { class: "stat", "data-stat": "dots" }, f.dots, " ", f.dotsWord),
+      h("span", { class: "stat", "data-stat": "devices" }, f.devices, " ", f.devicesWord)),
+    h("span", { class: "card-foot" }, f.last, f.quiet, f.offline));
     return { li: h("li", {}, button), button, f };
   }
 
@@ -132,6 +140,13 @@ export class Tables {
     const since = now - (this.lastEvent[id] ?? now);
     setText(f.last, this.seen.has(id) ? t("Last change: {when}", { when: ago(since) })
       : t("No change since this page opened"));
+    const devices = this.devices ? (this.devices[id] || 0) : null;
+    setText(f.devices, devices == null ? "–" : num(devices));
+    setText(f.devicesWord, devices === 1 ? t("device connected") : t("devices connected"));
+    const offline = devices === 0;
+    if (f.offline.hidden === offline) f.offline.hidden = !offline;
+    if (offline) setText(f.offline, "⚠ " + t("No device connected"));
+    card.button.classList.toggle("offline", offline);
     const quiet = WORKING.has(room.phase) && since > QUIET_AFTER;
     if (f.quiet.hidden === quiet) f.quiet.hidden = !quiet;
     if (quiet) setText(f.quiet, "⚠ " + t("Quiet for {n} min", { n: num(Math.floor(since / 60000)) }));
