@@ -291,7 +291,7 @@ async function main() {
   live.addEventListener("err", (e) => {
     // A refusal nobody awaits (a command resent from the outbox after a reload): say it too.
     setTimeout(() => {
-      if (!handled.has(e.detail)) message(`${t("A change was refused")}: ${errorText(e.detail)}`);
+      if (!handled.has(e.detail)) message(t("A change was refused: {why}", { why: errorText(e.detail) }));
     }, 0);
   });
   live.start();

@@ -92,9 +92,8 @@ export class Tables {
       if (this.grid.children[i] !== card.li) this.grid.insertBefore(card.li, this.grid.children[i] || null);
       if (this.update(id, card, now)) quiet += 1;
     });
-    setText(this.summary, ids.length
-      ? (quiet ? t("{n} tables · {q} quiet", { n: num(ids.length), q: num(quiet) }) : t("{n} tables", { n: num(ids.length) }))
-      : "");
+    const count = ids.length === 1 ? t("1 table") : t("{n} tables", { n: num(ids.length) });
+    setText(this.summary, ids.length ? (quiet ? t("{tables} · {q} quiet", { tables: count, q: num(quiet) }) : count) : "");
     if (this.open != null) this.renderDialog();
   }
 
