@@ -274,6 +274,8 @@ async function main() {
       setText($("nolink"), t("This is not a facilitator link. Open the facilitator link from the organiser."));
       return;
     }
+    // The sheet finds its assembly in the link (the token it takes from this browser's storage).
+    if (you.assembly) $("sheet-link").href = `/facilitator/sheet?assembly=${encodeURIComponent(you.assembly)}`;
     stage.welcome(e.detail, rooms.rooms.hall);
     tables.welcomed();
     if (!rooms.rooms.hall.activity) $("activity-new").open = true;

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from support.processes import REPO_ROOT, create_assembly
 
@@ -48,6 +49,19 @@ async def new_page(browser: Browser, viewport: dict[str, int] = TABLET, **kwargs
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.errors = errors  # type: ignore[attr-defined]
     return context, page
+
+
+async def serious_problems(page: Page) -> list[tuple[str, list[Any]]]:
+    """What axe finds serious or critical (contrast, names, roles): (rule id, first targets)."""
+    results = await Axe().run(page)
+    return [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in results.response["violations"]
+            if v["impact"] in ("serious", "critical")]
+
+
+def watch_console(page: Page) -> None:
+    """A Content-Security-Policy violation (an inline style, say) is a page error too."""
+    page.on("console", lambda m: page.errors.append(m.text)  # type: ignore[attr-defined]
+            if m.type == "error" and "Content Security Policy" in m.text else None)
 
 
 async def screenshot(page: Page, name: str) -> Path:

@@ -8,8 +8,7 @@ import json
 import re
 from typing import Any
 
-from axe_playwright_python.async_playwright import Axe
-from browser.conftest import LAPTOP, new_page, screenshot
+from browser.conftest import LAPTOP, new_page, screenshot, serious_problems, watch_console
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 from support.client import Device, join
 
@@ -23,19 +22,6 @@ async def members(hall: dict[str, Any], per_table: list[int]) -> list[Device]:
             answer = await join(server.url, tables[i]["code"])
             devices.append(await Device.connect(server.ws_url, answer["token"]))
     return devices
-
-
-async def serious_problems(page: Page) -> list[tuple[str, list[Any]]]:
-    """What axe finds serious or critical (contrast, names, roles)."""
-    results = await Axe().run(page)
-    return [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in results.response["violations"]
-            if v["impact"] in ("serious", "critical")]
-
-
-def watch_console(page: Page) -> None:
-    """A Content-Security-Policy violation (an inline style, say) is a page error too."""
-    page.on("console", lambda m: page.errors.append(m.text)  # type: ignore[attr-defined]
-            if m.type == "error" and "Content Security Policy" in m.text else None)
 
 
 async def open_dashboard(browser: Browser, hall: dict[str, Any]) -> tuple[BrowserContext, Page]:

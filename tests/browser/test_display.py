@@ -8,8 +8,7 @@ import asyncio
 import re
 from typing import Any
 
-from axe_playwright_python.async_playwright import Axe
-from browser.conftest import LAPTOP, new_page, screenshot
+from browser.conftest import LAPTOP, new_page, screenshot, serious_problems, watch_console
 from playwright.async_api import Browser, BrowserContext, Page, expect
 from support.client import Device, join
 
@@ -24,19 +23,6 @@ async def facilitator(hall: dict[str, Any]) -> Device:
 async def member(hall: dict[str, Any], table: int = 0) -> Device:
     answer = await join(hall["server"].url, hall["assembly"]["tables"][table]["code"])
     return await Device.connect(hall["server"].ws_url, answer["token"])
-
-
-async def serious_problems(page: Page) -> list[tuple[str, list[Any]]]:
-    """What axe finds serious or critical (contrast, names, roles)."""
-    results = await Axe().run(page)
-    return [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in results.response["violations"]
-            if v["impact"] in ("serious", "critical")]
-
-
-def watch_console(page: Page) -> None:
-    """A Content-Security-Policy violation (an inline style, say) is a page error too."""
-    page.on("console", lambda m: page.errors.append(m.text)  # type: ignore[attr-defined]
-            if m.type == "error" and "Content Security Policy" in m.text else None)
 
 
 async def open_display(browser: Browser, hall: dict[str, Any], viewport: dict[str, int] = LAPTOP

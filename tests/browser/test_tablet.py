@@ -12,8 +12,7 @@ import re
 from typing import Any
 
 import msgpack
-from axe_playwright_python.async_playwright import Axe
-from browser.conftest import TABLET, new_page, screenshot
+from browser.conftest import TABLET, new_page, screenshot, serious_problems
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 from support.client import Device
 
@@ -69,10 +68,7 @@ async def check_usable(page: Page) -> None:
       .filter((el) => el.offsetParent !== null && el.getBoundingClientRect().height < 48)
       .map((el) => el.textContent.trim())""")
     assert buttons == []
-    results = await Axe().run(page)
-    serious = [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in results.response["violations"]
-               if v["impact"] in ("serious", "critical")]
-    assert serious == []
+    assert await serious_problems(page) == []
 
 
 def notes(page: Page, text: str | None = None) -> Locator:
