@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -65,6 +67,17 @@ def error(status: int, code: str, msg: str) -> JSONResponse:
     return JSONResponse({"error": code, "msg": msg}, status_code=status)
 
 
+async def json_body(request: Request, limit: int, example: str) -> Any:
+    """The request's JSON, or the error answer to send instead (too large: 413; not JSON: 400)."""
+    body = await request.body()
+    if len(body) > limit:
+        return error(413, "invalid_args", "the request is too large")
+    try:
+        return json.loads(body)
+    except ValueError:
+        return error(400, "invalid_args", f"send JSON: {example}")
+
+
 async def healthz(request: Request) -> Response:
     samling: Samling | None = getattr(request.app.state, "samling", None)
     if samling is None:
@@ -84,13 +97,9 @@ def _join_limit(samling: Samling, address: str) -> RateLimit:
 async def join(request: Request) -> Response:
     """A device joins a table with its code: it gets the token it keeps for the whole assembly."""
     samling: Samling = request.app.state.samling
-    body = await request.body()
-    if len(body) > JOIN_BODY_MAX:
-        return error(413, "invalid_args", "the request is too large")
-    try:
-        payload = await request.json()
-    except ValueError:
-        return error(400, "invalid_args", "send JSON: {\"code\": \"K7QX2M\", \"name\": \"Mette\"}")
+    payload = await json_body(request, JOIN_BODY_MAX, '{"code": "K7QX2M", "name": "Mette"}')
+    if isinstance(payload, Response):
+        return payload
     if not isinstance(payload, dict):
         return error(400, "invalid_args", "send a JSON object")
     name = payload.get("name")
@@ -148,13 +157,9 @@ async def create_assembly_api(request: Request) -> Response:
     samling: Samling = request.app.state.samling
     if not samling.tokens.is_organiser(bearer(request)):
         return error(403, "forbidden", "the organiser's token is needed (the link `samling serve` prints)")
-    body = await request.body()
-    if len(body) > CREATE_BODY_MAX:
-        return error(413, "invalid_args", "the request is too large")
-    try:
-        payload = await request.json()
-    except ValueError:
-        return error(400, "invalid_args", "send JSON: {\"name\": \"Næstved borgersamling\", \"tables\": 12}")
+    payload = await json_body(request, CREATE_BODY_MAX, '{"name": "Næstved borgersamling", "tables": 12}')
+    if isinstance(payload, Response):
+        return payload
     try:
         name, tables, names = new_assembly_args(payload)
     except ValueError as exc:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
@@ -62,6 +63,29 @@ def watch_console(page: Page) -> None:
     """A Content-Security-Policy violation (an inline style, say) is a page error too."""
     page.on("console", lambda m: page.errors.append(m.text)  # type: ignore[attr-defined]
             if m.type == "error" and "Content Security Policy" in m.text else None)
+
+
+def watch(page: Page) -> None:
+    """Keep a page's dialogs (an alert would mean injected script ran) and its welcome frames, and count
+    a Content-Security-Policy violation as a page error."""
+    dialogs: list[str] = []
+    welcomes: list[dict[str, Any]] = []
+    page.dialogs = dialogs  # type: ignore[attr-defined]
+    page.welcomes = welcomes  # type: ignore[attr-defined]
+
+    async def dialog(d: Any) -> None:
+        dialogs.append(d.message)
+        await d.dismiss()
+
+    def frame(payload: str | bytes) -> None:
+        if isinstance(payload, bytes):
+            msg = msgpack.unpackb(payload, raw=False, strict_map_key=False)
+            if isinstance(msg, dict) and msg.get("t") == "welcome":
+                welcomes.append(msg)
+
+    page.on("dialog", dialog)
+    page.on("websocket", lambda ws: ws.on("framereceived", frame))
+    watch_console(page)
 
 
 async def screenshot(page: Page, name: str) -> Path:

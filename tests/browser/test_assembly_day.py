@@ -19,8 +19,7 @@ import shutil
 from typing import Any
 
 import httpx
-import msgpack
-from browser.conftest import LAPTOP, SCREENSHOTS, TABLET, new_page, screenshot
+from browser.conftest import LAPTOP, SCREENSHOTS, TABLET, new_page, screenshot, watch
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 from support.processes import REPO_ROOT
 
@@ -46,30 +45,6 @@ class Words:
         pieces = re.split(r"(\{\w+\})", text)
         return re.compile("^" + "".join(parts.get(p[1:-1], re.escape(p)) if p.startswith("{") else re.escape(p)
                                         for p in pieces) + "$")
-
-
-def watch(page: Page) -> None:
-    """Keep a page's dialogs (an alert would mean injected script ran), its welcome frames, and count a
-    Content-Security-Policy violation as a page error."""
-    dialogs: list[str] = []
-    welcomes: list[dict[str, Any]] = []
-    page.dialogs = dialogs  # type: ignore[attr-defined]
-    page.welcomes = welcomes  # type: ignore[attr-defined]
-
-    async def dialog(d: Any) -> None:
-        dialogs.append(d.message)
-        await d.dismiss()
-
-    def frame(payload: str | bytes) -> None:
-        if isinstance(payload, bytes):
-            msg = msgpack.unpackb(payload, raw=False, strict_map_key=False)
-            if isinstance(msg, dict) and msg.get("t") == "welcome":
-                welcomes.append(msg)
-
-    page.on("dialog", dialog)
-    page.on("websocket", lambda ws: ws.on("framereceived", frame))
-    page.on("console", lambda m: page.errors.append(m.text)  # type: ignore[attr-defined]
-            if m.type == "error" and "Content Security Policy" in m.text else None)
 
 
 async def open_page(browser: Browser, url: str, viewport: dict[str, int]) -> tuple[BrowserContext, Page]:

@@ -11,8 +11,7 @@ import asyncio
 import re
 from typing import Any
 
-import msgpack
-from browser.conftest import TABLET, new_page, screenshot, serious_problems
+from browser.conftest import TABLET, new_page, screenshot, serious_problems, watch
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 from support.client import Device
 
@@ -31,27 +30,6 @@ async def join(browser: Browser, base: str, code: str, viewport: dict[str, int] 
     await expect(page.locator("#app")).to_be_visible()
     await expect(page.locator("#conn")).to_have_attribute("data-status", "online")
     return context, page
-
-
-def watch(page: Page) -> None:
-    """Keep the page's dialogs (an alert would mean injected script ran) and its welcome frames."""
-    dialogs: list[str] = []
-    welcomes: list[dict[str, Any]] = []
-    page.dialogs = dialogs  # type: ignore[attr-defined]
-    page.welcomes = welcomes  # type: ignore[attr-defined]
-
-    async def dialog(d: Any) -> None:
-        dialogs.append(d.message)
-        await d.dismiss()
-
-    def frame(payload: str | bytes) -> None:
-        if isinstance(payload, bytes):
-            msg = msgpack.unpackb(payload, raw=False, strict_map_key=False)
-            if isinstance(msg, dict) and msg.get("t") == "welcome":
-                welcomes.append(msg)
-
-    page.on("dialog", dialog)
-    page.on("websocket", lambda ws: ws.on("framereceived", frame))
 
 
 async def check_usable(page: Page) -> None:
