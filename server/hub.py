@@ -105,6 +105,8 @@ class Hub:
         self._watchers: dict[str, set[Subscriber]] = {}  # assembly -> facilitators' outboxes
         self._presence_sent: dict[str, dict[str, int]] = {}
         self._presence_task: asyncio.Task[None] | None = None
+        self._presence_dirty: set[str] = set()
+        self._presence_flush: asyncio.Task[None] | None = None
 
     def now(self) -> int:
         return int(self.clock() * 1000)
@@ -409,7 +411,7 @@ class Hub:
         elif actor.role is Role.FACILITATOR:
             self._watchers.setdefault(assembly, set()).add(outbox)
             self._presence_sent.pop(assembly, None)  # the newcomer needs the current picture
-        self._spawn(self._publish_presence(assembly))
+        self._presence_soon(assembly)
 
     def disconnected(self, assembly: str, actor: Actor, outbox: Subscriber) -> None:
         if actor.seated and actor.table is not None:
@@ -418,7 +420,23 @@ class Hub:
             if devices.get(actor.device, 0) <= 0:
                 devices.pop(actor.device, None)
         self._watchers.get(assembly, set()).discard(outbox)
-        self._spawn(self._publish_presence(assembly))
+        self._presence_soon(assembly)
+
+    def _presence_soon(self, assembly: str) -> None:
+        """Publish `assembly`'s presence once for any number of connects and disconnects meanwhile:
+        a whole hall reconnecting at once costs one report, not hundreds."""
+        self._presence_dirty.add(assembly)
+        if self._presence_flush is None or self._presence_flush.done():
+            self._presence_flush = asyncio.get_running_loop().create_task(self._flush_presence())
+
+    async def _flush_presence(self) -> None:
+        while self._presence_dirty:
+            await asyncio.sleep(0.05)
+            assembly = self._presence_dirty.pop()
+            try:
+                await self._publish_presence(assembly)
+            except Exception:
+                log.exception("presence of %s", assembly)
 
     async def _publish_presence(self, assembly: str) -> None:
         """Report this process's counts, and tell its facilitators the hall's, if they changed."""
@@ -449,12 +467,13 @@ class Hub:
         self._presence_task = asyncio.get_running_loop().create_task(self.presence_loop())
 
     async def close(self) -> None:
-        if self._presence_task is not None:
-            self._presence_task.cancel()
+        for task in (self._presence_task, self._presence_flush):
+            if task is not None:
+                task.cancel()
         for pacer in self._pacers.values():
             if pacer.task is not None:
                 pacer.task.cancel()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, *(p.task for p in self._pacers.values() if p.task),
-                             *([self._presence_task] if self._presence_task else []), return_exceptions=True)
+                             *(t for t in (self._presence_task, self._presence_flush) if t), return_exceptions=True)

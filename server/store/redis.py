@@ -25,7 +25,7 @@ import random
 from collections import deque
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -202,8 +202,12 @@ class RedisStore(Store):
         # protocol=2: over RESP3, redis-py 8 turns on "maintenance notifications", which disables
         # its check of a pooled connection before use, so after a Redis restart every connection
         # left in the pool would fail one command with "Connection closed by server".
-        return Redis.from_url(self.url, decode_responses=False, retry=retry, protocol=2,
-                              socket_connect_timeout=self.connect_timeout, socket_timeout=self.command_timeout)
+        # A blocking pool: a burst (a whole hall reconnecting after a WiFi drop) waits for a free
+        # connection instead of failing with "Too many connections".
+        pool = BlockingConnectionPool.from_url(
+            self.url, max_connections=200, timeout=10, decode_responses=False, retry=retry, protocol=2,
+            socket_connect_timeout=self.connect_timeout, socket_timeout=self.command_timeout)
+        return Redis.from_pool(pool)  # the client owns the pool and closes it with itself
 
     # -- life
     async def start(self) -> None:
