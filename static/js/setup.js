@@ -5,6 +5,7 @@
 // or printed by accident. On success the facilitator's token is kept under
 // `samling.token.facilitator` (the dashboard and the printable sheet read it from there) and the
 // assembly's id under `samling.assembly.facilitator`.
+import { copy } from "./clipboard.js";
 import { loadCatalog, t } from "./i18n.js";
 
 export const ORGANISER_KEY = "samling.token.organiser";
@@ -140,19 +141,6 @@ async function create(token, body) {
   } finally {
     button.disabled = false;
   }
-}
-
-async function copy(button, input, status) {
-  input.select();
-  try {
-    await navigator.clipboard.writeText(input.value);
-  } catch {
-    // no clipboard API (plain http on the hall's network): the old way, or the text stays selected
-    document.execCommand?.("copy");
-  }
-  button.dataset.label ||= button.textContent;
-  button.textContent = status.textContent = t("Copied");
-  setTimeout(() => { button.textContent = button.dataset.label; }, 2000);
 }
 
 async function main() {

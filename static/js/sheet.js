@@ -6,6 +6,7 @@
 // in the page's footer) or from localStorage. The assembly's id comes from ?assembly=<id>, else
 // #assembly=<id>, else localStorage `samling.assembly.facilitator`. The token itself is opaque:
 // nothing is read out of it here.
+import { copy } from "./clipboard.js";
 import { loadCatalog, t } from "./i18n.js";
 
 const FACILITATOR_KEY = "samling.token.facilitator";
@@ -111,18 +112,6 @@ function render(sheet) {
   $("sheet-cards").replaceChildren(...sheet.tables.map(card));
   const first = sheet.tables.find((table) => table.join_url);
   $("sheet-localhost").hidden = !first || !LOCAL.has(new URL(first.join_url).hostname);
-}
-
-async function copy(button, input) {
-  input.select();
-  try {
-    await navigator.clipboard.writeText(input.value);
-  } catch {
-    document.execCommand?.("copy");
-  }
-  button.dataset.label ||= button.textContent;
-  button.textContent = t("Copied");
-  setTimeout(() => { button.textContent = button.dataset.label; }, 2000);
 }
 
 function wire() {

@@ -13,7 +13,7 @@ from typing import Any
 import msgpack
 import pytest
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Locator, Page, async_playwright
 from support.processes import REPO_ROOT, create_assembly
 
 CHROMIUM = "/usr/bin/chromium"
@@ -86,6 +86,22 @@ def watch(page: Page) -> None:
     page.on("dialog", dialog)
     page.on("websocket", lambda ws: ws.on("framereceived", frame))
     watch_console(page)
+
+
+def notes(page: Page, text: str | None = None) -> Locator:
+    """The tablet's notes in the phase on screen (optionally those with `text`)."""
+    found = page.locator(".phase-view:not([hidden]) .note")
+    return found.filter(has_text=text) if text is not None else found
+
+
+def group(page: Page, title: str) -> Locator:
+    """A cluster on the tablet's cluster view, by its title."""
+    return page.locator(".target.group").filter(has=page.locator(".target-title", has_text=title))
+
+
+def target(page: Page, title: str) -> Locator:
+    """Something to place dots on, in the tablet's vote view, by its title."""
+    return page.locator(".vote-target").filter(has=page.locator(".target-name", has_text=title))
 
 
 async def screenshot(page: Page, name: str) -> Path:

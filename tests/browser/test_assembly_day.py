@@ -19,7 +19,7 @@ import shutil
 from typing import Any
 
 import httpx
-from browser.conftest import LAPTOP, SCREENSHOTS, TABLET, new_page, screenshot, watch
+from browser.conftest import LAPTOP, SCREENSHOTS, TABLET, group, new_page, notes, screenshot, target, watch
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 from support.processes import REPO_ROOT
 
@@ -74,19 +74,6 @@ async def shot(page: Page, name: str, *, docs: bool = False) -> None:
         path = SCREENSHOTS / f"day-{name}-viewport.png"
         await page.screenshot(path=str(path), full_page=False)
         shutil.copyfile(path, DOCS / f"{name}.png")
-
-
-def notes(page: Page, text: str | None = None) -> Locator:
-    found = page.locator(".phase-view:not([hidden]) .note")
-    return found.filter(has_text=text) if text is not None else found
-
-
-def group(page: Page, title: str) -> Locator:
-    return page.locator(".target.group").filter(has=page.locator(".target-title", has_text=title))
-
-
-def target(page: Page, name: str) -> Locator:
-    return page.locator(".vote-target").filter(has=page.locator(".target-name", has_text=name))
 
 
 def card(dash: Page, table: str) -> Locator:

@@ -11,7 +11,7 @@ import asyncio
 import re
 from typing import Any
 
-from browser.conftest import TABLET, new_page, screenshot, serious_problems, watch
+from browser.conftest import TABLET, group, new_page, notes, screenshot, serious_problems, target, watch
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 from support.client import Device
 
@@ -47,19 +47,6 @@ async def check_usable(page: Page) -> None:
       .map((el) => el.textContent.trim())""")
     assert buttons == []
     assert await serious_problems(page) == []
-
-
-def notes(page: Page, text: str | None = None) -> Locator:
-    found = page.locator(".phase-view:not([hidden]) .note")
-    return found.filter(has_text=text) if text is not None else found
-
-
-def group(page: Page, title: str) -> Locator:
-    return page.locator(".target.group").filter(has=page.locator(".target-title", has_text=title))
-
-
-def target(page: Page, title: str) -> Locator:
-    return page.locator(".vote-target").filter(has=page.locator(".target-name", has_text=title))
 
 
 async def add_note(page: Page, text: str) -> None:
