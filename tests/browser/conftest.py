@@ -104,6 +104,20 @@ def target(page: Page, title: str) -> Locator:
     return page.locator(".vote-target").filter(has=page.locator(".target-name", has_text=title))
 
 
+async def drag(page: Page, source: Locator, dest: Locator) -> None:
+    """A finger-like drag in small steps (SortableJS's fallback drag follows pointer moves)."""
+    await source.scroll_into_view_if_needed()
+    a = await source.bounding_box()
+    b = await dest.bounding_box()
+    assert a is not None and b is not None
+    await page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
+    await page.mouse.down()
+    await page.mouse.move(a["x"] + a["width"] / 2 + 10, a["y"] + a["height"] / 2 + 10, steps=4)
+    await page.mouse.move(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2, steps=20)
+    await page.wait_for_timeout(150)
+    await page.mouse.up()
+
+
 async def screenshot(page: Page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"

@@ -19,7 +19,7 @@ import shutil
 from typing import Any
 
 import httpx
-from browser.conftest import LAPTOP, SCREENSHOTS, TABLET, group, new_page, notes, screenshot, target, watch
+from browser.conftest import LAPTOP, SCREENSHOTS, TABLET, drag, group, new_page, notes, screenshot, target, watch
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 from support.processes import REPO_ROOT
 
@@ -88,20 +88,6 @@ async def add_note(page: Page, text: str) -> None:
     await page.locator("#new-note").fill(text)
     await page.locator("#new-note").press("Enter")
     await expect(page.locator("#new-note")).to_have_value("")
-
-
-async def drag(page: Page, source: Locator, dest: Locator) -> None:
-    """A finger-like drag in small steps (SortableJS's fallback drag follows pointer moves)."""
-    await source.scroll_into_view_if_needed()
-    a = await source.bounding_box()
-    b = await dest.bounding_box()
-    assert a is not None and b is not None
-    await page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
-    await page.mouse.down()
-    await page.mouse.move(a["x"] + a["width"] / 2 + 10, a["y"] + a["height"] / 2 + 10, steps=4)
-    await page.mouse.move(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2, steps=20)
-    await page.wait_for_timeout(150)
-    await page.mouse.up()
 
 
 async def dismiss_messages(dash: Page) -> None:
