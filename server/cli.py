@@ -103,7 +103,7 @@ def serve(settings: Settings) -> None:
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.port,
         ws_max_size=settings.max_frame, ws_per_message_deflate=False,
-        ws_ping_interval=20.0, ws_ping_timeout=20.0, timeout_graceful_shutdown=5,
+        ws_ping_interval=settings.ws_ping, ws_ping_timeout=settings.ws_ping, timeout_graceful_shutdown=5,
         proxy_headers=False, server_header=False, log_level="info",
     )
 

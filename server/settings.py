@@ -27,6 +27,7 @@ class Settings:
     hello_timeout: float = 10.0  # seconds a socket may stay open without saying hello
     history: int = 1000  # events a resuming device may be sent instead of a snapshot
     snapshot_every: int = 200  # events between stored snapshots of a room
+    ws_ping: float = 20.0  # seconds between WebSocket pings, and to wait for the pong, before dropping a peer
 
     @property
     def base_url(self) -> str:
@@ -37,7 +38,7 @@ class Settings:
 
 
 TUNABLE = {"max_frame": int, "send_queue": int, "rate": float, "burst": int, "hello_timeout": float,
-           "history": int, "snapshot_every": int}
+           "history": int, "snapshot_every": int, "ws_ping": float}
 
 
 def from_env(**given: object) -> Settings:
