@@ -27,6 +27,7 @@ class Code(StrEnum):
     UNKNOWN_OP = "unknown_op"
     UNKNOWN_ROOM = "unknown_room"
     DUPLICATE_ID = "duplicate_id"
+    ID_REUSED = "id_reused"  # a command id sent again with other args: not the same command
 
 
 class Refused(Exception):

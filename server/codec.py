@@ -7,6 +7,7 @@ carries everything the room needs to replay it, including what other devices mus
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,21 @@ class BadFrame(Exception):
 
 def pack(obj: Any) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def _canonical(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return [[_canonical(k), _canonical(v)] for k, v in sorted(obj.items(), key=lambda kv: repr(kv[0]))]
+    if isinstance(obj, (list, tuple)):
+        return [_canonical(v) for v in obj]
+    return obj
+
+
+def digest(op: Any, args: Any) -> str:
+    """A short fingerprint of what a command says (op and args, map keys in any order), kept
+    beside its exactly-once key: a resend must say the same, or it is another command that
+    reused the id. 16 hex digits: a collision between two commands of one device is negligible."""
+    return hashlib.blake2b(pack(_canonical([op, args])), digest_size=8).hexdigest()
 
 
 def unpack_frame(data: bytes) -> dict[str, Any]:

@@ -30,9 +30,9 @@ from rooms.results import ranked
 from rooms.room import HALL, RoomModel, table_room
 from rooms.table import public_show_totals
 
-from .codec import Record, decode, decode_record, encode_record, pack
+from .codec import Record, decode, decode_record, digest, encode_record, pack
 from .settings import Settings
-from .store.base import Appended, BoxChange, CastOutcome, Outcome, Store
+from .store.base import Appended, BoxChange, CastOutcome, Outcome, Store, same_payload
 
 log = logging.getLogger("samling.hub")
 
@@ -259,22 +259,27 @@ class Hub:
         """Run one device command: the `ack` or `err` frame to answer it with."""
         room = await self.live(assembly, name)
         key = f"{actor.device}|{cmd_id}"
+        said = digest(op, args)
         try:
             cmd = room.model.parse(op, args)
             if isinstance(cmd, c.CastVote):
                 return await self._vote(room, actor, cmd, cmd_id, key)
             if isinstance(cmd, c.Spotlight) and cmd.table is not None:
                 cmd = replace(cmd, results=tuple(await self._results(assembly, cmd.table)))
-            result = await self._decide_and_append(room, actor, str(op), cmd, cmd_id, key)
+            result = await self._decide_and_append(room, actor, str(op), cmd, cmd_id, key, digest=said)
+            if result.outcome is Outcome.DUPLICATE and not same_payload(result.digest, said):
+                raise Refused(Code.ID_REUSED, f"command id {cmd_id!r} was already used for another command")
         except Refused as refusal:
-            seq = await self.store.acked(room.key, key)  # a resend of a command stored before?
-            if seq is not None:
-                return ack(cmd_id, name, seq)
+            seen = None if refusal.code is Code.ID_REUSED else await self.store.acked(room.key, key)
+            if seen is not None:  # a resend of a command stored before
+                if same_payload(seen[1], said):
+                    return ack(cmd_id, name, seen[0])
+                refusal = Refused(Code.ID_REUSED, f"command id {cmd_id!r} was already used for another command")
             return err(cmd_id, refusal.code, refusal.msg)
         return ack(cmd_id, name, result.seq)
 
     async def _decide_and_append(self, room: LiveRoom, actor: Actor, op: str, cmd: c.Command, cmd_id: str | None,
-                                 key: str | None, box: BoxChange | None = None) -> Appended:
+                                 key: str | None, box: BoxChange | None = None, digest: str = "") -> Appended:
         async with room.lock:
             for _ in range(MAX_ATTEMPTS):
                 now = self.now()
@@ -282,7 +287,8 @@ class Hub:
                 change = box or self._box_change(room, events)
                 records = [Record(room.seq + i + 1, e.op, dict(e.data), cmd_id, None if actor is SYSTEM else
                                   actor.device, now) for i, e in enumerate(events)]
-                result = await self.store.append(room.key, room.seq, [encode_record(r) for r in records], key, change)
+                result = await self.store.append(room.key, room.seq, [encode_record(r) for r in records], key, change,
+                                                 digest)
                 if result.outcome is Outcome.OK:
                     for record in records:
                         self._advance(room, record)
@@ -342,6 +348,8 @@ class Hub:
             if refusal.code is not Code.POLL_CLOSED:
                 raise
         outcome = await self.store.cast(poll_key(room.assembly, cmd.poll), actor.device, cmd.choice, key)
+        if outcome is CastOutcome.REUSED:
+            raise Refused(Code.ID_REUSED, f"command id {cmd_id!r} was already used for another choice")
         if outcome is CastOutcome.CLOSED:
             raise Refused(Code.POLL_CLOSED, f"poll {cmd.poll} is closed")
         if outcome is CastOutcome.OK:

@@ -37,6 +37,7 @@ class Outcome(StrEnum):
 class Appended:
     outcome: Outcome
     seq: int
+    digest: str = ""  # DUPLICATE: the digest the key was first stored with ("" if none was given)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +60,21 @@ class Count:
 
 class CastOutcome(StrEnum):
     OK = "ok"
-    DUPLICATE = "duplicate"
+    DUPLICATE = "duplicate"  # the key was seen with this same choice: nothing changed
+    REUSED = "reused"  # the key was seen with another choice: refuse, nothing changed
     CLOSED = "closed"
+
+
+def split_ack(value: str) -> tuple[int, str]:
+    """An exactly-once key's stored value, "seq" or "seq:digest", as (seq, digest)."""
+    seq, _, digest = value.partition(":")
+    return int(seq), digest
+
+
+def same_payload(stored: str, given: str) -> bool:
+    """Whether a resend carries what the first copy did. An empty digest (a key kept by an older
+    version, or the server's own follow-ups) matches anything: it cannot be told apart."""
+    return not stored or not given or stored == given
 
 
 class Store(ABC):
@@ -116,13 +130,14 @@ class Store(ABC):
 
     @abstractmethod
     async def append(self, room: str, expect: int, blobs: list[bytes], key: str | None = None,
-                     box: BoxChange | None = None) -> Appended:
-        """Append `blobs` as seq expect+1.. if the head is `expect`, keeping `key` (exactly-once);
-        then fan them out to every process's listeners of `room`."""
+                     box: BoxChange | None = None, digest: str = "") -> Appended:
+        """Append `blobs` as seq expect+1.. if the head is `expect`, keeping `key` (exactly-once)
+        with `digest` (what the command said, so a reused id with other args can be told); then
+        fan them out to every process's listeners of `room`."""
 
     @abstractmethod
-    async def acked(self, room: str, key: str) -> int | None:
-        """The seq a command key was acked with, if it was."""
+    async def acked(self, room: str, key: str) -> tuple[int, str] | None:
+        """The (seq, digest) a command key was acked with, if it was."""
 
     @abstractmethod
     async def snapshot(self, room: str) -> tuple[int, bytes] | None: ...
@@ -134,7 +149,8 @@ class Store(ABC):
     # -- ballot boxes
     @abstractmethod
     async def cast(self, poll: str, device: str, choice: int, key: str) -> CastOutcome:
-        """Put `device`'s ballot for `choice` in the box (replacing its earlier one), once per key."""
+        """Put `device`'s ballot for `choice` in the box (replacing its earlier one), once per key;
+        the same key again with another choice is REUSED and changes nothing."""
 
     @abstractmethod
     async def ballot(self, poll: str, device: str) -> int | None:

@@ -33,12 +33,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .base import Appended, BoxChange, CastOutcome, Count, Outcome, Store, _union
+from .base import Appended, BoxChange, CastOutcome, Count, Outcome, Store, _union, split_ack
 
 log = logging.getLogger("samling.store")
 
 # KEYS: head, log, acks[, box, ballots]
-# ARGV: expect, has_key, key, channel, action, options, version, blob...
+# ARGV: expect, has_key, key, channel, action, options, version, ack (seq or seq:digest suffix), blob...
+# An ack is kept as "seq" or "seq:digest" (the digest of what the command said).
 # The checks come before any write: Redis does not roll a script back, so a refusal must leave
 # nothing behind. Same order of checks as SqliteStore.append: duplicate, conflict, box refusal.
 APPEND = """
@@ -46,7 +47,7 @@ local expect = tonumber(ARGV[1])
 local has_key = ARGV[2] == '1'
 if has_key then
   local seen = redis.call('HGET', KEYS[3], ARGV[3])
-  if seen then return {'duplicate', tonumber(seen)} end
+  if seen then return {'duplicate', seen} end
 end
 local head = tonumber(redis.call('GET', KEYS[1]) or '0')
 if head ~= expect then return {'conflict', head} end
@@ -80,21 +81,26 @@ elseif action == 'tally' then
   if tallied == version then return {'unchanged', head} end
   if state[1] then redis.call('HSET', KEYS[4], 'tallied', version) end
 end
-for i = 8, #ARGV do
+for i = 9, #ARGV do
   head = head + 1
   redis.call('XADD', KEYS[2], string.format('%d-1', head), 'e', ARGV[i])
   redis.call('PUBLISH', ARGV[4], ARGV[i])
 end
 redis.call('SET', KEYS[1], string.format('%d', head))
-if has_key then redis.call('HSET', KEYS[3], ARGV[3], string.format('%d', head)) end
-return {'ok', head}
+if has_key then redis.call('HSET', KEYS[3], ARGV[3], string.format('%d', head) .. ARGV[8]) end
+return {'ok', string.format('%d', head)}
 """
 
-# KEYS: box, ballots, bkeys; ARGV: device, choice, key
+# KEYS: box, ballots, bkeys, bchoices; ARGV: device, choice, key
 # Counts are kept incrementally so `count` is one HGETALL however many ballots there are; only
-# in-range choices are counted, as SqliteStore.count ignores the others.
+# in-range choices are counted, as SqliteStore.count ignores the others. `bchoices` keeps each
+# key's choice, so the same key with another choice is told apart (`bkeys` alone: older keys).
 CAST = """
-if redis.call('SISMEMBER', KEYS[3], ARGV[3]) == 1 then return 'duplicate' end
+if redis.call('SISMEMBER', KEYS[3], ARGV[3]) == 1 then
+  local first = redis.call('HGET', KEYS[4], ARGV[3])
+  if first and first ~= ARGV[2] then return 'reused' end
+  return 'duplicate'
+end
 if redis.call('HGET', KEYS[1], 'open') ~= '1' then return 'closed' end
 local choice = tonumber(ARGV[2])
 local prev = redis.call('HGET', KEYS[2], ARGV[1])
@@ -115,6 +121,7 @@ if (not prev) or tonumber(prev) ~= choice then
   end
 end
 redis.call('SADD', KEYS[3], ARGV[3])
+redis.call('HSET', KEYS[4], ARGV[3], ARGV[2])
 return 'ok'
 """
 
@@ -348,21 +355,21 @@ class RedisStore(Store):
         return [_bytes(fields[b"e"]) for _, fields in entries or [] if fields is not None]
 
     async def append(self, room: str, expect: int, blobs: list[bytes], key: str | None = None,
-                     box: BoxChange | None = None) -> Appended:
+                     box: BoxChange | None = None, digest: str = "") -> Appended:
         keys = [self._key("head", room), self._key("log", room), self._key("acks", room)]
         if box is not None:
             keys += [self._key("box", box.poll), self._key("ballots", box.poll)]
         args: list[str | bytes | int] = [
             expect, "1" if key is not None else "0", key or "", self._channel(room),
             box.action if box is not None else "", box.options if box is not None else 0,
-            box.version if box is not None else 0, *blobs,
+            box.version if box is not None else 0, f":{digest}" if digest else "", *blobs,
         ]
         outcome, seq = await self._append(keys=keys, args=args)
-        return Appended(Outcome(_text(outcome)), int(seq))
+        return Appended(Outcome(_text(outcome)), *split_ack(_text(seq)))
 
-    async def acked(self, room: str, key: str) -> int | None:
-        seq = await self._r.hget(self._key("acks", room), key)
-        return None if seq is None else int(seq)
+    async def acked(self, room: str, key: str) -> tuple[int, str] | None:
+        seen = await self._r.hget(self._key("acks", room), key)
+        return None if seen is None else split_ack(_text(seen))
 
     async def snapshot(self, room: str) -> tuple[int, bytes] | None:
         seq, blob = await self._r.hmget(self._key("snap", room), ["seq", "blob"])
@@ -373,7 +380,8 @@ class RedisStore(Store):
 
     # -- ballot boxes
     async def cast(self, poll: str, device: str, choice: int, key: str) -> CastOutcome:
-        keys = [self._key("box", poll), self._key("ballots", poll), self._key("bkeys", poll)]
+        keys = [self._key("box", poll), self._key("ballots", poll), self._key("bkeys", poll),
+                self._key("bchoices", poll)]
         return CastOutcome(_text(await self._cast(keys=keys, args=[device, choice, key])))
 
     async def ballot(self, poll: str, device: str) -> int | None:

@@ -28,11 +28,13 @@ CREATE TABLE IF NOT EXISTS members (assembly TEXT, device TEXT, PRIMARY KEY (ass
 CREATE TABLE IF NOT EXISTS events (room TEXT, seq INTEGER, blob BLOB NOT NULL, PRIMARY KEY (room, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS heads (room TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS acks (room TEXT, key TEXT, seq INTEGER, PRIMARY KEY (room, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ack_digests (room TEXT, key TEXT, digest TEXT, PRIMARY KEY (room, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS snapshots (room TEXT PRIMARY KEY, seq INTEGER NOT NULL, blob BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS boxes (poll TEXT PRIMARY KEY, open INTEGER, options INTEGER,
                                   version INTEGER, tallied INTEGER);
 CREATE TABLE IF NOT EXISTS ballots (poll TEXT, device TEXT, choice INTEGER, PRIMARY KEY (poll, device)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ballot_keys (poll TEXT, key TEXT, PRIMARY KEY (poll, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ballot_choices (poll TEXT, key TEXT, choice INTEGER, PRIMARY KEY (poll, key)) WITHOUT ROWID;
 """
 
 
@@ -150,12 +152,12 @@ class SqliteStore(Store):
         return await self._run(go)
 
     async def append(self, room: str, expect: int, blobs: list[bytes], key: str | None = None,
-                     box: BoxChange | None = None) -> Appended:
+                     box: BoxChange | None = None, digest: str = "") -> Appended:
         def go(db: sqlite3.Connection) -> Appended:
             if key is not None:
-                row = db.execute("SELECT seq FROM acks WHERE room = ? AND key = ?", (room, key)).fetchone()
-                if row is not None:
-                    return Appended(Outcome.DUPLICATE, int(row[0]))
+                seen = self._acked(db, room, key)
+                if seen is not None:
+                    return Appended(Outcome.DUPLICATE, *seen)
             head = self._head(db, room)
             if head != expect:
                 return Appended(Outcome.CONFLICT, head)
@@ -169,6 +171,8 @@ class SqliteStore(Store):
             db.execute("INSERT OR REPLACE INTO heads VALUES (?, ?)", (room, head))
             if key is not None:
                 db.execute("INSERT INTO acks VALUES (?, ?, ?)", (room, key, head))
+                if digest:
+                    db.execute("INSERT INTO ack_digests VALUES (?, ?, ?)", (room, key, digest))
             return Appended(Outcome.OK, head)
         result = await self._tx_async(go)
         if result.outcome is Outcome.OK:
@@ -193,11 +197,14 @@ class SqliteStore(Store):
         db.execute("UPDATE boxes SET tallied = ? WHERE poll = ?", (version, box.poll))
         return None
 
-    async def acked(self, room: str, key: str) -> int | None:
-        def go() -> int | None:
-            row = self._conn().execute("SELECT seq FROM acks WHERE room = ? AND key = ?", (room, key)).fetchone()
-            return None if row is None else int(row[0])
-        return await self._run(go)
+    @staticmethod
+    def _acked(db: sqlite3.Connection, room: str, key: str) -> tuple[int, str] | None:
+        row = db.execute("SELECT a.seq, coalesce(d.digest, '') FROM acks a LEFT JOIN ack_digests d "
+                         "ON d.room = a.room AND d.key = a.key WHERE a.room = ? AND a.key = ?", (room, key)).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    async def acked(self, room: str, key: str) -> tuple[int, str] | None:
+        return await self._run(lambda: self._acked(self._conn(), room, key))
 
     async def snapshot(self, room: str) -> tuple[int, bytes] | None:
         def go() -> tuple[int, bytes] | None:
@@ -216,7 +223,8 @@ class SqliteStore(Store):
     async def cast(self, poll: str, device: str, choice: int, key: str) -> CastOutcome:
         def go(db: sqlite3.Connection) -> CastOutcome:
             if db.execute("SELECT 1 FROM ballot_keys WHERE poll = ? AND key = ?", (poll, key)).fetchone():
-                return CastOutcome.DUPLICATE
+                first = db.execute("SELECT choice FROM ballot_choices WHERE poll = ? AND key = ?", (poll, key)).fetchone()
+                return CastOutcome.REUSED if first is not None and int(first[0]) != choice else CastOutcome.DUPLICATE
             row = db.execute("SELECT open FROM boxes WHERE poll = ?", (poll,)).fetchone()
             if row is None or not row[0]:
                 return CastOutcome.CLOSED
@@ -225,6 +233,7 @@ class SqliteStore(Store):
                 db.execute("INSERT OR REPLACE INTO ballots VALUES (?, ?, ?)", (poll, device, choice))
                 db.execute("UPDATE boxes SET version = version + 1 WHERE poll = ?", (poll,))
             db.execute("INSERT INTO ballot_keys VALUES (?, ?)", (poll, key))
+            db.execute("INSERT INTO ballot_choices VALUES (?, ?, ?)", (poll, key, choice))
             return CastOutcome.OK
         return await self._tx_async(go)
 

@@ -88,6 +88,31 @@ async def test_a_resent_command_id_gets_the_same_ack_and_no_duplicate(stack: Sta
     assert [e["data"]["note"] for e in b.events(a2.room)] == ["n1", "n2"]
 
 
+async def test_a_reused_id_with_other_args_is_refused(stack: Stack) -> None:
+    """The same command id saying something else is not a resend: it is refused with id_reused and
+    changes nothing, for a stored command (even after it would now be refused) and for a ballot;
+    the true resend still gets its first ack, whatever the order of the map's keys."""
+    fac = await facilitator(stack)
+    a = await member(stack)
+    first = await a.cmd("note.add", {"note": "n1", "text": "en"}, id="same")
+    reused = await a.cmd("note.add", {"note": "n9", "text": "noget andet"}, id="same")
+    assert reused["t"] == "err" and reused["code"] == "id_reused"
+    assert await a.cmd("note.add", {"text": "en", "note": "n1"}, id="same") == first
+    await fac.ok("phase.set", {"phase": "cluster"}, room="hall")
+    await a.next_ev("phase.set", room=a.room)
+    assert (await a.cmd("note.add", {"note": "n1", "text": "EN"}, id="same"))["code"] == "id_reused"
+    assert await a.cmd("note.add", {"note": "n1", "text": "en"}, id="same") == first
+    await fac.ok("poll.open", {"poll": "p1", "question": "Skal vi?", "kind": "choice", "options": ["ja", "nej"]},
+                 room="hall")
+    await a.ok("vote.cast", {"poll": "p1", "choice": 0}, room="hall", id="v")
+    assert (await a.cmd("vote.cast", {"poll": "p1", "choice": 1}, room="hall", id="v"))["code"] == "id_reused"
+    assert (await a.cmd("vote.cast", {"poll": "p1", "choice": 0}, room="hall", id="v"))["t"] == "ack"
+    again = await Device.connect(stack.server.ws_url, a.token)
+    assert again.welcome["votes"] == {"p1": 0}
+    board = again.welcome["rooms"][a.room]["state"]["board"]
+    assert [(n["note"], n["text"]) for n in board["notes"]] == [("n1", "en")]
+
+
 async def test_the_same_id_from_another_device_is_its_own_command(stack: Stack) -> None:
     """Command ids are per device: another device's "c1" is a new command, not a duplicate."""
     await facilitator(stack)

@@ -145,15 +145,26 @@ async def test_append_with_a_stale_expect_conflicts_and_writes_nothing(store: St
 async def test_same_key_is_a_duplicate_with_the_first_seq(store: Store) -> None:
     """A key already acked returns DUPLICATE with its first seq, whatever `expect` is, and appends nothing."""
     assert await store.append("r", 0, blobs(2), key="k") == Appended(Outcome.OK, 2)
-    assert await store.acked("r", "k") == 2
+    assert await store.acked("r", "k") == (2, "")
     assert await store.append("r", 2, [b"again"], key="k") == Appended(Outcome.DUPLICATE, 2)
     assert await store.append("r", 0, [b"again"], key="k") == Appended(Outcome.DUPLICATE, 2)
     assert await store.head("r") == 2
     assert await store.read("r", 0) == blobs(2)
     assert await store.append("r", 2, [b"next"], key="k2") == Appended(Outcome.OK, 3)
-    assert await store.acked("r", "k2") == 3
+    assert await store.acked("r", "k2") == (3, "")
     assert await store.acked("r", "unknown") is None
     assert await store.acked("other", "k") is None
+
+
+async def test_a_key_keeps_the_digest_of_what_the_command_said(store: Store) -> None:
+    """The digest stored with a key comes back on a duplicate and from acked(), so a resend that
+    says something else can be refused; no digest is kept as ""."""
+    assert await store.append("r", 0, [b"a"], key="k", digest="d1") == Appended(Outcome.OK, 1)
+    assert await store.acked("r", "k") == (1, "d1")
+    assert await store.append("r", 1, [b"a"], key="k", digest="d2") == Appended(Outcome.DUPLICATE, 1, "d1")
+    assert await store.append("r", 1, [b"b"], key="plain") == Appended(Outcome.OK, 2)
+    assert await store.append("r", 2, [b"b"], key="plain", digest="d3") == Appended(Outcome.DUPLICATE, 2, "")
+    assert await store.read("r", 0) == [b"a", b"b"]
 
 
 async def test_snapshots_keep_only_the_newest(store: Store) -> None:
@@ -198,11 +209,11 @@ async def test_ballot_box_open_cast_change_count_close(store: Store) -> None:
 
 
 async def test_duplicate_cast_key_is_counted_once(store: Store) -> None:
-    """A cast whose key was seen is DUPLICATE and changes nothing, even if its choice differs."""
+    """A cast whose key was seen changes nothing: DUPLICATE with the same choice, REUSED with another."""
     await open_poll(store, options=2)
     assert await store.cast("p", "d1", 0, "k") is CastOutcome.OK
     assert await store.cast("p", "d1", 0, "k") is CastOutcome.DUPLICATE
-    assert await store.cast("p", "d1", 1, "k") is CastOutcome.DUPLICATE
+    assert await store.cast("p", "d1", 1, "k") is CastOutcome.REUSED
     assert await store.count("p") == Count([1, 0], 1, 1, True)
     assert await store.ballot("p", "d1") == 0
 
@@ -264,7 +275,7 @@ async def test_an_empty_append_keeps_its_key(store: Store) -> None:
     """Appending no events is OK at the same head and still keeps the key (exactly once)."""
     await store.append("r", 0, [b"a"])
     assert await store.append("r", 1, [], key="k") == Appended(Outcome.OK, 1)
-    assert await store.acked("r", "k") == 1
+    assert await store.acked("r", "k") == (1, "")
     assert await store.append("r", 1, [b"b"], key="k") == Appended(Outcome.DUPLICATE, 1)
     assert await store.read("r", 0) == [b"a"]
 
@@ -346,7 +357,7 @@ async def test_data_survives_close_and_reopen(open_store: Opener) -> None:
     assert await again.members("a") == 1
     assert await again.head("r") == 3
     assert await again.read("r", 0) == blobs(3)
-    assert await again.acked("r", "k") == 3
+    assert await again.acked("r", "k") == (3, "")
     assert await again.append("r", 3, [b"x"], key="k") == Appended(Outcome.DUPLICATE, 3)
     assert await again.snapshot("r") == (2, b"snap")
     assert await again.count("p") == Count([0, 1], 1, 1, True)
