@@ -223,7 +223,8 @@ class SqliteStore(Store):
     async def cast(self, poll: str, device: str, choice: int, key: str) -> CastOutcome:
         def go(db: sqlite3.Connection) -> CastOutcome:
             if db.execute("SELECT 1 FROM ballot_keys WHERE poll = ? AND key = ?", (poll, key)).fetchone():
-                first = db.execute("SELECT choice FROM ballot_choices WHERE poll = ? AND key = ?", (poll, key)).fetchone()
+                sql = "SELECT choice FROM ballot_choices WHERE poll = ? AND key = ?"
+                first = db.execute(sql, (poll, key)).fetchone()
                 return CastOutcome.REUSED if first is not None and int(first[0]) != choice else CastOutcome.DUPLICATE
             row = db.execute("SELECT open FROM boxes WHERE poll = ?", (poll,)).fetchone()
             if row is None or not row[0]:
