@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import secrets
@@ -30,7 +31,7 @@ from rooms import Role
 from rooms.room import table_room
 
 from . import pages, socket
-from .assemblies import create_assembly, new_assembly_args, normalise_code, sheet
+from .assemblies import codes_of, create_assembly, new_assembly_args, normalise_code, sheet
 from .connection import RateLimit
 from .export import assembly_export
 from .hub import Hub
@@ -53,6 +54,17 @@ class Samling:
     hub: Hub
     started: float
     join_limits: dict[str, RateLimit]
+
+
+async def restore_registry(store: Store, hub: Hub, settings: Settings, tokens: Tokens) -> None:
+    """Put back what a store that lost everything needs before any device can come back: the
+    signing secret (so every token stays valid) and each assembly this process knows, with its
+    join codes."""
+    if not settings.secret:
+        await store.setting("secret", tokens.secret)
+    for assembly, record in list(hub.assemblies.items()):
+        if await store.assembly(assembly) is None:
+            await store.create_assembly(assembly, record, codes_of(record))
 
 
 async def signing_secret(store: Store, settings: Settings) -> str:
@@ -221,6 +233,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await store.start()
         tokens = Tokens(await signing_secret(store, settings))
         hub = Hub(store, settings)
+        await hub.open_epoch()
+        hub.on_history_lost = functools.partial(restore_registry, store, hub, settings, tokens)
         hub.start()
         app.state.samling = Samling(settings, store, tokens, hub, time.time(), {})
         log.info("samling ready on the %s store", store.name)

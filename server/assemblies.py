@@ -95,6 +95,16 @@ async def create_assembly(store: Store, tokens: Tokens, name: str, tables: int, 
     }
 
 
+def codes_of(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The join codes of a kept assembly record, as `Store.create_assembly` keeps them."""
+    codes: dict[str, dict[str, Any]] = {}
+    for t in record["tables"]:
+        for field, role in (("code", Role.MEMBER), ("host_code", Role.HOST)):
+            if t.get(field):
+                codes[t[field]] = {"assembly": record["id"], "table": t["id"], "role": str(role)}
+    return codes
+
+
 def new_assembly_args(payload: object) -> tuple[str, int, list[str] | None]:
     """The name, table count and table names of a POST /api/assemblies body; ValueError naming
     the field that is wrong."""

@@ -18,7 +18,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -45,6 +45,11 @@ class Subscriber(Protocol):
     """A device's connection, as a room sees it: somewhere to put frames, never waited on."""
 
     def deliver(self, frame: bytes) -> None: ...
+
+    def close_soon(self, code: int, reason: str) -> None: ...
+
+
+CLOSE_RESTORED = 1012  # the store lost history and was restored: reconnect, and take a snapshot
 
 
 @dataclass(eq=False)
@@ -98,9 +103,16 @@ class Hub:
         self._pacers: dict[str, _Pacer] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.stats: dict[str, int] = {"gaps_repaired": 0, "conflicts": 0, "catch_ups": 0, "snapshots": 0,
-                                      "snapshot_loads": 0, "replayed": 0}
+                                      "snapshot_loads": 0, "replayed": 0, "epochs": 0, "rooms_restored": 0}
         store.on_reconnect = self.catch_up_all
         self.process = secrets.token_hex(6)
+        # The name of the store's history. It changes when the store may have lost events (Redis
+        # restarted empty, a failover that went back in seq): a device then gets snapshots, never
+        # new events folded onto what it knew before.
+        self.epoch = ""
+        self._epoch_lock = asyncio.Lock()
+        #: what the app must put back into a store that lost everything (settings, assemblies)
+        self.on_history_lost: Callable[[], Awaitable[None]] | None = None
         self._seated: dict[str, dict[str, dict[str, int]]] = {}  # assembly -> table -> device -> sockets
         self._watchers: dict[str, set[Subscriber]] = {}  # assembly -> facilitators' outboxes
         self._presence_sent: dict[str, dict[str, int]] = {}
@@ -241,8 +253,61 @@ class Hub:
                 self._drain(room)
 
     async def catch_up_all(self) -> None:
+        """After the fan-out was down: check the store still has its history, then read what
+        every room missed."""
+        if await self.check_epoch():
+            return
         for room in list(self.rooms.values()):
             await self.catch_up(room)
+
+    # -- epochs: when the store loses history ------------------------------------------------------
+
+    async def open_epoch(self) -> None:
+        """Learn the store's epoch (making one on a new store). Call once before serving."""
+        self.epoch = await self.store.setting("epoch", secrets.token_hex(8))
+
+    async def check_epoch(self, regressed: LiveRoom | None = None) -> bool:
+        """Whether the store lost history since this process last looked; if so, put back what
+        this process still holds, and move every device to the new epoch. `regressed`: a room
+        whose log is behind what this process applied (a failover that lost writes)."""
+        async with self._epoch_lock:
+            seen = self.epoch
+            now = await self.store.setting("epoch", secrets.token_hex(8))  # gone with the data: made anew
+            if now == seen and regressed is not None and await self.store.head(regressed.key) < regressed.seq:
+                now = await self.store.replace_setting("epoch", seen, secrets.token_hex(8))
+            if now == seen:
+                return False
+            await self._history_lost(seen, now)
+            return True
+
+    async def _history_lost(self, old: str, new: str) -> None:
+        log.error("the store lost history (epoch %s -> %s): restoring %d rooms from this process's memory; "
+                  "every device reloads", old, new, len(self.rooms))
+        self.stats["epochs"] += 1
+        self.epoch = new  # from now on every welcome names the new epoch
+        if self.on_history_lost is not None:
+            await self.on_history_lost()
+        moved: list[LiveRoom] = []
+        for room in list(self.rooms.values()):
+            if not room.ready:
+                continue
+            async with room.lock:
+                restored = await self.store.restore(room.key, room.seq, pack(room.model.dump()), new)
+                if restored and room.name == HALL:
+                    for poll in room.model.hall.polls.values():
+                        if poll.open:  # its ballots are gone; voting goes on from an empty box
+                            box = BoxChange(poll_key(room.assembly, poll.id), "open", len(poll.options))
+                            await self.store.append(room.key, room.seq, [], None, box)
+            self.stats["rooms_restored"] += restored
+            room.recent.clear()
+            moved.append(room)
+            if not restored:  # another process restored it first: load that
+                self.rooms.pop(room.key, None)
+                await self.store.unlisten(room.key, self._on_blob)
+        for room in moved:  # only now: a device that comes straight back finds every room restored
+            for sub in list(room.subscribers):
+                sub.close_soon(CLOSE_RESTORED, "the server restored its store: reconnect")
+            room.subscribers.clear()
 
     async def _save_snapshot(self, room: LiveRoom, seq: int, blob: bytes) -> None:
         await self.store.save_snapshot(room.key, seq, blob)
@@ -296,6 +361,9 @@ class Hub:
                 if result.outcome is not Outcome.CONFLICT:
                     return result
                 self.stats["conflicts"] += 1
+                if result.seq < room.seq:  # the log went back: the store lost history (checked outside the lock)
+                    self._spawn(self.check_epoch(regressed=room))
+                    raise Refused(Code.CONFLICT, "the server is restoring its store: send the command again")
                 await self.catch_up(room)
             else:
                 raise Refused(Code.CONFLICT, "the room is busy: send the command again")
@@ -398,16 +466,18 @@ class Hub:
 
     # -- devices -------------------------------------------------------------------------------------
 
-    def resume(self, room: LiveRoom, actor: Actor, since: Any) -> dict[str, Any]:
+    def resume(self, room: LiveRoom, actor: Actor, since: Any, epoch: Any = None) -> dict[str, Any]:
         """A room's part of `welcome`: the events after `since` if this process still has them
-        all, else a snapshot. Call and subscribe with no await between, so nothing slips through."""
-        if type(since) is int and 0 <= since <= room.seq:
+        all and the device knew this epoch, else a snapshot. Call and subscribe with no await
+        between, so nothing slips through."""
+        part: dict[str, Any] = {"seq": room.seq, "epoch": self.epoch}
+        if type(since) is int and 0 <= since <= room.seq and (epoch is None or epoch == self.epoch):
             if since == room.seq:
-                return {"seq": room.seq, "events": []}
+                return part | {"events": []}
             recent = room.recent
             if recent and recent[0]["seq"] <= since + 1 and room.seq - since <= self.settings.history:
-                return {"seq": room.seq, "events": [f for f in recent if f["seq"] > since]}
-        return {"seq": room.seq, "state": room.model.view(actor)}
+                return part | {"events": [f for f in recent if f["seq"] > since]}
+        return part | {"state": room.model.view(actor)}
 
     # -- presence: which tables have devices connected, for the facilitator's grid ------------------
 
@@ -462,9 +532,14 @@ class Hub:
                 watcher.deliver(frame)
 
     async def presence_loop(self, every: float = 3.0) -> None:
-        """Keep every process's report fresh and the facilitators' picture current."""
+        """Keep every process's report fresh and the facilitators' picture current (and, while at
+        it, notice a store that lost its history even if no fan-out connection broke)."""
         while True:
             await asyncio.sleep(every)
+            try:
+                await self.check_epoch()
+            except Exception:
+                log.exception("checking the store's epoch")
             for assembly in set(self._seated) | set(self._watchers):
                 try:
                     await self._publish_presence(assembly)

@@ -139,13 +139,15 @@ class Session:
         rooms = [await self.hub.live(claims.assembly, name) for name in names]
         votes = await self.hub.my_ballots(claims.assembly, actor.device) if actor.seated else {}
         since = frame.get("since") if isinstance(frame.get("since"), dict) else {}
-        assert isinstance(since, dict)
+        epochs = frame.get("epochs") if isinstance(frame.get("epochs"), dict) else {}
+        assert isinstance(since, dict) and isinstance(epochs, dict)
         # From here to subscribing, no await: the welcome and the live events meet at one seq.
         welcome = {
             "t": "welcome", "now": self.hub.now(), "votes": votes,
             "you": {"device": actor.device, "role": str(actor.role), "table": actor.table,
                     "assembly": claims.assembly},
-            "rooms": {room.name: self.hub.resume(room, actor, since.get(room.name)) for room in rooms},
+            "rooms": {room.name: self.hub.resume(room, actor, since.get(room.name), epochs.get(room.name))
+                      for room in rooms},
         }
         self.reply(welcome)
         for room in rooms:

@@ -36,6 +36,7 @@ class Claims:
 
 class Tokens:
     def __init__(self, secret: str) -> None:
+        self.secret = secret  # kept to put it back into a store that lost it (see Hub.check_epoch)
         self._signer = URLSafeSerializer(secret, salt=SALT)
         self._organiser = URLSafeSerializer(secret, salt=ORGANISER_SALT)
 

@@ -100,6 +100,10 @@ class Store(ABC):
         """The value kept under `key`, storing `default` first if there is none (set-if-absent)."""
 
     @abstractmethod
+    async def replace_setting(self, key: str, old: str, new: str) -> str:
+        """Set `key` to `new` if it is `old` or absent (compare-and-set); the value now."""
+
+    @abstractmethod
     async def create_assembly(self, assembly: str, record: dict[str, Any], codes: dict[str, dict[str, Any]]) -> bool:
         """Keep a new assembly and its join codes; False (and nothing kept) if any code is taken."""
 
@@ -138,6 +142,13 @@ class Store(ABC):
     @abstractmethod
     async def acked(self, room: str, key: str) -> tuple[int, str] | None:
         """The (seq, digest) a command key was acked with, if it was."""
+
+    @abstractmethod
+    async def restore(self, room: str, seq: int, blob: bytes, epoch: str) -> bool:
+        """Give a room whose log the store lost (or cut short) a new start in `epoch`: head `seq`
+        and a snapshot at `seq`, only if its head is below `seq` and it was not restored in this
+        epoch yet (so of several processes restoring it, the first wins and the others load
+        that). True if this call restored it."""
 
     @abstractmethod
     async def snapshot(self, room: str) -> tuple[int, bytes] | None: ...

@@ -146,6 +146,27 @@ for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return 1
 """
 
+# KEYS: settings; ARGV: key, old, new
+REPLACE_SETTING = """
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if (not v) or v == ARGV[2] then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+  return ARGV[3]
+end
+return v
+"""
+
+# KEYS: head, snap, restored; ARGV: seq, blob, epoch
+RESTORE = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[1]) then return 0 end
+if redis.call('GET', KEYS[3]) == ARGV[3] then return 0 end
+redis.call('SET', KEYS[3], ARGV[3])
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'blob', ARGV[2])
+return 1
+"""
+
 _CONNECTION_LOST = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
@@ -228,6 +249,8 @@ class RedisStore(Store):
         self._cast = self._redis.register_script(CAST)
         self._save_snapshot = self._redis.register_script(SAVE_SNAPSHOT)
         self._create_assembly = self._redis.register_script(CREATE_ASSEMBLY)
+        self._replace_setting = self._redis.register_script(REPLACE_SETTING)
+        self._restore = self._redis.register_script(RESTORE)
         pubsub = self._sub_client.pubsub()
         try:
             await self._r.ping()
@@ -294,6 +317,9 @@ class RedisStore(Store):
             pipe.hget(f"{self.prefix}settings", key)
             _, value = await pipe.execute()
         return _text(value)
+
+    async def replace_setting(self, key: str, old: str, new: str) -> str:
+        return _text(await self._replace_setting(keys=[f"{self.prefix}settings"], args=[key, old, new]))
 
     async def create_assembly(self, assembly: str, record: dict[str, Any], codes: dict[str, dict[str, Any]]) -> bool:
         args: list[str] = [assembly, json.dumps(record)]
@@ -370,6 +396,10 @@ class RedisStore(Store):
     async def acked(self, room: str, key: str) -> tuple[int, str] | None:
         seen = await self._r.hget(self._key("acks", room), key)
         return None if seen is None else split_ack(_text(seen))
+
+    async def restore(self, room: str, seq: int, blob: bytes, epoch: str) -> bool:
+        keys = [self._key("head", room), self._key("snap", room), self._key("restored", room)]
+        return int(await self._restore(keys=keys, args=[seq, blob, epoch])) == 1
 
     async def snapshot(self, room: str) -> tuple[int, bytes] | None:
         seq, blob = await self._r.hmget(self._key("snap", room), ["seq", "blob"])

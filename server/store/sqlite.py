@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS heads (room TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS acks (room TEXT, key TEXT, seq INTEGER, PRIMARY KEY (room, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ack_digests (room TEXT, key TEXT, digest TEXT, PRIMARY KEY (room, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS snapshots (room TEXT PRIMARY KEY, seq INTEGER NOT NULL, blob BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS restored (room TEXT PRIMARY KEY, epoch TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS boxes (poll TEXT PRIMARY KEY, open INTEGER, options INTEGER,
                                   version INTEGER, tallied INTEGER);
 CREATE TABLE IF NOT EXISTS ballots (poll TEXT, device TEXT, choice INTEGER, PRIMARY KEY (poll, device)) WITHOUT ROWID;
@@ -89,6 +90,13 @@ class SqliteStore(Store):
     async def setting(self, key: str, default: str) -> str:
         def go(db: sqlite3.Connection) -> str:
             db.execute("INSERT OR IGNORE INTO settings VALUES (?, ?)", (key, default))
+            return str(db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()[0])
+        return await self._tx_async(go)
+
+    async def replace_setting(self, key: str, old: str, new: str) -> str:
+        def go(db: sqlite3.Connection) -> str:
+            db.execute("INSERT INTO settings VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value "
+                       "WHERE settings.value = ?", (key, new, old))
             return str(db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()[0])
         return await self._tx_async(go)
 
@@ -205,6 +213,17 @@ class SqliteStore(Store):
 
     async def acked(self, room: str, key: str) -> tuple[int, str] | None:
         return await self._run(lambda: self._acked(self._conn(), room, key))
+
+    async def restore(self, room: str, seq: int, blob: bytes, epoch: str) -> bool:
+        def go(db: sqlite3.Connection) -> bool:
+            if self._head(db, room) >= seq or db.execute(
+                    "SELECT 1 FROM restored WHERE room = ? AND epoch = ?", (room, epoch)).fetchone():
+                return False
+            db.execute("INSERT OR REPLACE INTO restored VALUES (?, ?)", (room, epoch))
+            db.execute("INSERT OR REPLACE INTO heads VALUES (?, ?)", (room, seq))
+            db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (room, seq, blob))
+            return True
+        return await self._tx_async(go)
 
     async def snapshot(self, room: str) -> tuple[int, bytes] | None:
         def go() -> tuple[int, bytes] | None:

@@ -38,6 +38,7 @@ export class Live extends EventTarget {
     this.key = `samling.outbox.${token.slice(-16)}`;
     this.outbox = this._load();
     this.seqs = {};            // room -> last seq seen (for `since`)
+    this.epochs = {};          // room -> the store's epoch that seq belongs to (for `epochs`)
     this.mine = new Map();     // command id -> {room, op, args} of this device's commands
     for (const c of this.outbox) this.mine.set(c.id, c);
     this.waiters = new Map();  // command id -> {resolve, reject}
@@ -112,6 +113,7 @@ export class Live extends EventTarget {
     ws.onopen = () => {
       const hello = { t: "hello", token: this.token };
       if (Object.keys(this.seqs).length) hello.since = { ...this.seqs };
+      if (Object.keys(this.epochs).length) hello.epochs = { ...this.epochs };
       ws.send(pack(hello));
     };
     ws.onmessage = (m) => {
@@ -186,7 +188,10 @@ export class Live extends EventTarget {
         this.attempt = 0;
         this.you = frame.you;
         this.skew = frame.now - Date.now();
-        for (const [room, view] of Object.entries(frame.rooms)) this.seqs[room] = view.seq;
+        for (const [room, view] of Object.entries(frame.rooms)) {
+          this.seqs[room] = view.seq;
+          if (view.epoch) this.epochs[room] = view.epoch;
+        }
         this.dispatchEvent(new CustomEvent("welcome", { detail: frame }));
         this._status("online");
         for (const command of this.outbox) this._transmit(command);

@@ -155,6 +155,7 @@ class Device:
         token: str,
         since: Mapping[str, int] | None = None,
         *,
+        epochs: Mapping[str, str] | None = None,
         timeout: float = 5.0,
         require_welcome: bool = True,
         **connect_kwargs: Any,
@@ -170,6 +171,8 @@ class Device:
         hello: Frame = {"t": "hello", "token": token}
         if since is not None:
             hello["since"] = dict(since)
+        if epochs is not None:
+            hello["epochs"] = dict(epochs)
         try:
             await dev.send(hello)
             dev.welcome = await dev.inbox.get(timeout)
@@ -256,6 +259,11 @@ class Device:
     def events(self, room: str) -> list[Frame]:
         """Every `ev` frame received for room so far, taken or not, in arrival order."""
         return [f for f in self.frames if f.get("t") == "ev" and f.get("room") == room]
+
+    def epochs(self) -> dict[str, str]:
+        """Each room's epoch as the welcome gave it: send it back with `since`."""
+        assert self.welcome is not None
+        return {room: part["epoch"] for room, part in self.welcome.get("rooms", {}).items() if "epoch" in part}
 
     def since(self) -> dict[str, int]:
         """The last seq seen per room (welcome and events): what a reconnecting client sends in hello."""

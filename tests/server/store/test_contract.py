@@ -167,6 +167,32 @@ async def test_a_key_keeps_the_digest_of_what_the_command_said(store: Store) -> 
     assert await store.read("r", 0) == [b"a", b"b"]
 
 
+async def test_replace_setting_is_compare_and_set(store: Store) -> None:
+    """A setting changes only from the value the caller saw (or from nothing): of two processes
+    that both saw "e1", one moves it on and the other learns the winner's value."""
+    assert await store.replace_setting("epoch", "e0", "e1") == "e1"  # absent: set
+    assert await store.replace_setting("epoch", "e1", "e2") == "e2"
+    assert await store.replace_setting("epoch", "e1", "e3") == "e2"
+    assert await store.setting("epoch", "zz") == "e2"
+
+
+async def test_restore_gives_a_lost_room_a_new_start_once_per_epoch(store: Store) -> None:
+    """A room the store lost is restored at a seq with a snapshot; a second restore in the same
+    epoch, or one at or below the head, changes nothing; appends continue after the restored seq;
+    a log cut short (a failover) is restored in a new epoch."""
+    assert await store.restore("r", 40, b"state@40", "e1") is True
+    assert await store.restore("r", 41, b"state@41", "e1") is False
+    assert await store.head("r") == 40 and await store.snapshot("r") == (40, b"state@40")
+    assert await store.read("r", 40) == []
+    assert await store.append("r", 40, [b"e41"]) == Appended(Outcome.OK, 41)
+    assert await store.read("r", 40) == [b"e41"]
+    assert await store.restore("r", 41, b"x", "e2") is False and await store.head("r") == 41
+    await store.append("s", 0, [b"e1", b"e2"])
+    assert await store.restore("s", 9, b"state@9", "e2") is True and await store.head("s") == 9
+    assert await store.append("s", 9, [b"e10"]) == Appended(Outcome.OK, 10)
+    assert await store.read("s", 9) == [b"e10"]
+
+
 async def test_snapshots_keep_only_the_newest(store: Store) -> None:
     """A snapshot replaces an older one but never a newer (or equal) one."""
     assert await store.snapshot("r") is None
