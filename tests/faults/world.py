@@ -68,7 +68,7 @@ class World:
         for t in chosen:
             for i in range(per_table):
                 order = list(endpoints or self.proxies)
-                k = len(self.tablets) % len(order)  # spread devices over the processes
+                k = 0 if endpoints else len(self.tablets) % len(order)  # spread devices over the processes
                 tablet = await Tablet.join(order[k:] + order[:k], self.codes[t], name=f"t{t + 1}.{i + 1}",
                                            seed=len(self.tablets) + 1, **kw)
                 self.tablets.append(tablet)

@@ -228,12 +228,21 @@ class FaultProxy:
         """Server to client: the HTTP head as is, then WebSocket frames one by one (after a 101)."""
         pipe = _Paced(writer, self)
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            await pipe.send(head)
-            if not head.startswith(b"HTTP/1.1 101"):
-                while data := await reader.read(CHUNK):
-                    await pipe.send(data)
-                return
+            await self._forward(reader, pipe, port)
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, OSError):
+            pass
+        else:
+            return  # the server ended the stream: what is queued still goes out, then EOF
+        finally:
+            pipe.task.cancel()
+
+    async def _forward(self, reader: asyncio.StreamReader, pipe: _Paced, port: int) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        await pipe.send(head)
+        if not head.startswith(b"HTTP/1.1 101"):
+            while data := await reader.read(CHUNK):
+                await pipe.send(data)
+        else:
             while True:
                 frame, payload, data_frame = await _read_frame(reader)
                 if data_frame:
@@ -243,10 +252,7 @@ class FaultProxy:
                         self.dropped[port].append(Dropped(time.monotonic(), t, room, seq, cmd_id))
                         continue
                 await pipe.send(frame)
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, OSError):
-            pass
-        finally:
-            await pipe.close()
+        await pipe.close()
 
 
 async def _read_frame(reader: asyncio.StreamReader) -> tuple[bytes, bytes, bool]:
@@ -288,12 +294,11 @@ class _Paced:
         await self.queue.put((time.monotonic(), data))
 
     async def close(self) -> None:
+        """Send what is queued, then EOF (the server closed its side first)."""
         if not self.task.done():
-            with contextlib.suppress(asyncio.QueueFull):
-                self.queue.put_nowait(None)
-            with contextlib.suppress(Exception):
+            await self.queue.put(None)
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self.task), 5)
-        self.task.cancel()
         with contextlib.suppress(Exception):
             self.writer.write_eof()
 
