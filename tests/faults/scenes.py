@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from support import workload
 from support.tablets import Facilitator, Tablet
-from support.workload import Choice, ballot, brainstorm, cluster, vote
+from support.workload import Choice, ballot, brainstorm, cluster, settle_votes, vote
 
 
 def dots_and_ballots(poll: str, options: int) -> workload.Chooser:
@@ -39,14 +39,3 @@ async def activity(fac: Facilitator, tablets: Sequence[Tablet], seconds: float, 
     await fac.close_poll(poll)
     await fac.set_phase("results")
     return sent
-
-
-async def settle_votes(tablets: Sequence[Tablet], timeout: float = 60.0) -> None:
-    """Every vote answered before the poll closes, so the box is compared with settled ballots."""
-    import asyncio
-
-    async def one(t: Tablet) -> None:
-        for pending in t.pending_in("vote.cast"):
-            async with asyncio.timeout(timeout):
-                await asyncio.shield(pending.future)
-    await asyncio.gather(*(one(t) for t in tablets))

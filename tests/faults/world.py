@@ -21,6 +21,7 @@ from support.oracle import Figures, RssSampler, verdict
 from support.processes import ServerProcess
 from support.proxy import FaultProxy
 from support.tablets import Endpoint, Facilitator, Tablet
+from support.workload import settle_votes
 
 from server.store.base import Store
 
@@ -82,6 +83,9 @@ class World:
                                        **kw)
         await self.facilitator.started()
         return self.facilitator
+
+    async def settle_votes(self, timeout: float = 60.0) -> None:
+        await settle_votes(self.everyone, timeout)
 
     async def heads(self) -> dict[str, int]:
         from support.oracle import heads

@@ -116,3 +116,31 @@ async def run(tablets: Sequence[Tablet], chooser: Chooser, duration: float, rate
 
     await asyncio.gather(*(one(t) for t in tablets))
     return sent
+
+
+def mixed(*weighted: tuple[float, Chooser]) -> Chooser:
+    """Pick one of several choosers by weight, falling back to the next when one has nothing to do."""
+    total = sum(w for w, _ in weighted)
+
+    def choose(t: Tablet) -> Choice:
+        roll = t.random.uniform(0, total)
+        first = 0
+        for i, (weight, _) in enumerate(weighted):
+            roll -= weight
+            if roll <= 0:
+                first = i
+                break
+        for _, chooser in weighted[first:] + weighted[:first]:
+            if (choice := chooser(t)) is not None:
+                return choice
+        return None
+    return choose
+
+
+async def settle_votes(tablets: Sequence[Tablet], timeout: float = 60.0) -> None:
+    """Every vote answered before a poll closes, so the box is compared with settled ballots."""
+    async def one(t: Tablet) -> None:
+        for pending in t.pending_in("vote.cast"):
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(pending.future)
+    await asyncio.gather(*(one(t) for t in tablets))
