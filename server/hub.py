@@ -67,6 +67,11 @@ class LiveRoom:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     subscribers: set[Subscriber] = field(default_factory=set)
     pending: dict[int, Record] = field(default_factory=dict)  # arrived ahead of a gap
+    # hall only: (table, op) -> the newest hall seq of that op for that table; and the hall
+    # events still to check, oldest first (see Hub._carry)
+    carried: dict[tuple[str, str], int] = field(default_factory=dict)
+    uncarried: deque[Record] = field(default_factory=deque)
+    carrier: asyncio.Task[None] | None = None
     recent: deque[dict[str, Any]] = field(default_factory=deque)  # bounded by Settings.history
 
 
@@ -103,7 +108,8 @@ class Hub:
         self._pacers: dict[str, _Pacer] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.stats: dict[str, int] = {"gaps_repaired": 0, "conflicts": 0, "catch_ups": 0, "snapshots": 0,
-                                      "snapshot_loads": 0, "replayed": 0, "epochs": 0, "rooms_restored": 0}
+                                      "snapshot_loads": 0, "replayed": 0, "epochs": 0, "rooms_restored": 0,
+                                      "follow_ups_repaired": 0}
         store.on_reconnect = self.catch_up_all
         self.process = secrets.token_hex(6)
         # The name of the store's history. It changes when the store may have lost events (Redis
@@ -166,6 +172,7 @@ class Hub:
                     record = decode_record(blob)
                     room.model.evolve(record.event)
                     room.seq = record.seq
+                    self._carry(room, record)
                 self.stats["replayed"] += len(blobs)
                 if len(blobs) < READ_BATCH:
                     break
@@ -216,6 +223,7 @@ class Hub:
         except Exception:  # a stored event that does not apply: a bug, never a device's doing
             log.exception("event %s #%s does not apply to %s", record.op, record.seq, room.key)
         room.seq = record.seq
+        self._carry(room, record)
         frame = {"t": "ev", "room": room.name, "seq": record.seq, "op": record.op,
                  "data": room.model.public(event), "cmd": record.cmd}
         room.recent.append(frame)
@@ -352,7 +360,8 @@ class Hub:
                 change = box or self._box_change(room, events)
                 records = [Record(room.seq + i + 1, e.op, dict(e.data), cmd_id, None if actor is SYSTEM else
                                   actor.device, now) for i, e in enumerate(events)]
-                result = await self.store.append(room.key, room.seq, [encode_record(r) for r in records], key, change,
+                expect = room.seq
+                result = await self.store.append(room.key, expect, [encode_record(r) for r in records], key, change,
                                                  digest)
                 if result.outcome is Outcome.OK:
                     for record in records:
@@ -361,7 +370,7 @@ class Hub:
                 if result.outcome is not Outcome.CONFLICT:
                     return result
                 self.stats["conflicts"] += 1
-                if result.seq < room.seq:  # the log went back: the store lost history (checked outside the lock)
+                if result.seq < expect:  # the log went back: the store lost history (checked outside the lock)
                     self._spawn(self.check_epoch(regressed=room))
                     raise Refused(Code.CONFLICT, "the server is restoring its store: send the command again")
                 await self.catch_up(room)
@@ -393,6 +402,52 @@ class Hub:
                 log.warning("%s at %s after hall #%s: %s", op, target.key, seq, refusal)
             except Exception:  # the hall's event is stored and acked: carry on with the other tables
                 log.exception("%s at %s after hall #%s failed", op, target.key, seq)
+
+    def _carry(self, room: LiveRoom, record: Record) -> None:
+        """Note a hall event that tables must follow, and make sure they do: the process that
+        decided it carries it into the tables at once, but it may die in between. So every
+        process that sees the event checks, a little later and in log order, that each table has
+        it (by its key `hall:<seq>`), and carries it there if not. Only the newest activity, and
+        the newest phase after it, are carried, so a late repair never takes a table back."""
+        if room.name != HALL:
+            return
+        follow = hall_follow_ups(record.event)
+        if not follow:
+            return
+        for table, _, op in follow:
+            room.carried[(table, op)] = record.seq
+        room.uncarried.append(record)
+        if room.carrier is None or room.carrier.done():
+            room.carrier = asyncio.get_running_loop().create_task(self._ensure_carried(room))
+            self._tasks.add(room.carrier)
+            room.carrier.add_done_callback(self._tasks.discard)
+
+    async def _ensure_carried(self, room: LiveRoom) -> None:
+        while room.uncarried:
+            record = room.uncarried[0]
+            wait = record.at / 1000 + self.settings.follow_up_grace - self.clock()
+            await asyncio.sleep(max(wait, 0.0) if record.at else self.settings.follow_up_grace)
+            room.uncarried.popleft()
+            for table, cmd, op in hall_follow_ups(record.event):
+                newest = room.carried.get((table, op)) == record.seq
+                if op == "phase.set":
+                    newest = newest and record.seq > room.carried.get((table, "activity.start"), 0)
+                if newest and self.rooms.get(room.key) is room:
+                    await self._carry_into(room, table, cmd, op, record.seq)
+
+    async def _carry_into(self, room: LiveRoom, table: str, cmd: c.Command, op: str, seq: int) -> None:
+        key = f"hall:{seq}"
+        try:
+            target = await self.live(room.assembly, table_room(table))
+            if await self.store.acked(target.key, key) is not None:
+                return
+            log.warning("hall #%s (%s) never reached %s: carrying it now", seq, op, target.key)
+            self.stats["follow_ups_repaired"] += 1
+            await self._decide_and_append(target, SYSTEM, op, cmd, None, key)
+        except Refused as refusal:
+            log.warning("%s at table %s after hall #%s: %s", op, table, seq, refusal)
+        except Exception:
+            log.exception("carrying hall #%s into table %s", seq, table)
 
     async def _results(self, assembly: str, table: str) -> list[dict[str, Any]]:
         record = await self.assembly(assembly)

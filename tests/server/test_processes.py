@@ -40,7 +40,7 @@ async def test_two_processes_on_one_redis_act_as_one(two: tuple[Any, Any, dict[s
     sends = [dev.cmd("note.add", {"note": f"{name}{i}", "text": f"{name} {i}"})
              for i in range(20) for name, dev in (("a", a), ("b", b))]
     answers = await asyncio.gather(*sends)
-    assert all(x["t"] == "ack" for x in answers)
+    assert all(x["t"] == "ack" for x in answers), [x for x in answers if x["t"] != "ack"]
     top = max(x["seq"] for x in answers)
     for dev in (a, b, watcher):
         await dev.next(lambda f, top=top: f.get("t") == "ev" and f.get("seq") == top, timeout=10)
