@@ -27,6 +27,7 @@ class Settings:
     hello_timeout: float = 10.0  # seconds a socket may stay open without saying hello
     history: int = 1000  # events a resuming device may be sent instead of a snapshot
     snapshot_every: int = 200  # events between stored snapshots of a room
+    follow_up_grace: float = 2.0  # s before any process carries a hall event into tables that lack it
     ws_ping: float = 20.0  # seconds between WebSocket pings, and to wait for the pong, before dropping a peer
 
     @property
@@ -38,7 +39,8 @@ class Settings:
 
 
 TUNABLE = {"max_frame": int, "send_queue": int, "rate": float, "burst": int, "hello_timeout": float,
-           "history": int, "snapshot_every": int, "ws_ping": float}
+           "history": int, "snapshot_every": int, "ws_ping": float,
+           "follow_up_grace": float}
 
 
 def from_env(**given: object) -> Settings:
