@@ -37,7 +37,7 @@ from .export import assembly_export
 from .hub import Hub
 from .settings import Settings, from_env
 from .store.base import Store, open_store
-from .tokens import Claims, Tokens
+from .tokens import Claims, Tokens, device_label
 
 log = logging.getLogger("samling")
 
@@ -164,6 +164,29 @@ async def export_json(request: Request) -> Response:
     return JSONResponse(data, headers={"Content-Disposition": f'attachment; filename="samling-{assembly}.json"'})
 
 
+async def revoke_api(request: Request) -> Response:
+    """The facilitator removes a device (a tablet that should not be at a table, a leaked display
+    link): its sockets close with 4003 within seconds and its token is refused from then on."""
+    samling: Samling = request.app.state.samling
+    assembly = request.path_params["assembly"]
+    claims = facilitator_of(request, samling, assembly)
+    if claims is None:
+        return error(403, "forbidden", "the facilitator's token for this assembly is needed")
+    payload = await json_body(request, JOIN_BODY_MAX, '{"device": "<a device id from the presence list>"}')
+    if isinstance(payload, Response):
+        return payload
+    device = payload.get("device") if isinstance(payload, dict) else None
+    if not isinstance(device, str) or not 1 <= len(device) <= 64:
+        return error(400, "invalid_args", "device: a device id of 1-64 characters")
+    if device == claims.device:
+        return error(400, "invalid_args", "device: the facilitator cannot remove the facilitator")
+    if await samling.hub.assembly(assembly) is None:
+        return error(404, "unknown_assembly", "no such assembly")
+    await samling.hub.revoke(assembly, device)
+    log.warning("assembly %s: the facilitator removed device %s", assembly, device_label(device))
+    return JSONResponse({"device": device, "label": device_label(device), "revoked": True})
+
+
 async def create_assembly_api(request: Request) -> Response:
     """The organiser creates an assembly from the browser (/new); the answer is the CLI's --json sheet."""
     samling: Samling = request.app.state.samling
@@ -254,6 +277,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/api/join", join, methods=["POST"]),
         Route("/api/assemblies", create_assembly_api, methods=["POST"]),
         Route("/api/assemblies/{assembly}/export.json", export_json),
+        Route("/api/assemblies/{assembly}/revoke", revoke_api, methods=["POST"]),
         Route("/api/assemblies/{assembly}/sheet", sheet_api),
         WebSocketRoute("/ws", socket.endpoint),
         Route("/", pages.home),

@@ -33,6 +33,7 @@ from rooms.table import public_show_totals
 from .codec import Record, decode, decode_record, digest, encode_record, pack
 from .settings import Settings
 from .store.base import Appended, BoxChange, CastOutcome, Outcome, Store, same_payload
+from .tokens import device_label
 
 log = logging.getLogger("samling.hub")
 
@@ -50,6 +51,7 @@ class Subscriber(Protocol):
 
 
 CLOSE_RESTORED = 1012  # the store lost history and was restored: reconnect, and take a snapshot
+CLOSE_REVOKED = 4003  # the facilitator removed this device: its token is no longer valid
 
 
 @dataclass(eq=False)
@@ -121,7 +123,9 @@ class Hub:
         self.on_history_lost: Callable[[], Awaitable[None]] | None = None
         self._seated: dict[str, dict[str, dict[str, int]]] = {}  # assembly -> table -> device -> sockets
         self._watchers: dict[str, set[Subscriber]] = {}  # assembly -> facilitators' outboxes
-        self._presence_sent: dict[str, dict[str, int]] = {}
+        self._sockets: dict[tuple[str, str], set[Subscriber]] = {}  # (assembly, device) -> its outboxes here
+        self._revoked: dict[str, set[str]] = {}  # assembly -> revoked devices, as last read from the store
+        self._presence_sent: dict[str, dict[str, list[str]]] = {}
         self._presence_task: asyncio.Task[None] | None = None
         self._presence_dirty: set[str] = set()
         self._presence_flush: asyncio.Task[None] | None = None
@@ -534,10 +538,39 @@ class Hub:
                 return part | {"events": [f for f in recent if f["seq"] > since]}
         return part | {"state": room.model.view(actor)}
 
+    # -- revoked devices -----------------------------------------------------------------------------
+
+    async def revoke(self, assembly: str, device: str) -> None:
+        """Shut a device out: stored for every process, and its sockets here closed now (other
+        processes close theirs at their next presence check, within seconds)."""
+        await self.store.revoke(assembly, device)
+        self._revoked.setdefault(assembly, set()).add(device)
+        self._close_revoked(assembly, {device})
+
+    async def is_revoked(self, assembly: str, device: str) -> bool:
+        revoked = await self.store.revoked(assembly)
+        self._revoked[assembly] = revoked
+        return device in revoked
+
+    def revoked_here(self, assembly: str, device: str) -> bool:
+        """What this process last read: checked on every command, without a round trip."""
+        return device in self._revoked.get(assembly, ())
+
+    async def _enforce_revoked(self, assembly: str) -> None:
+        revoked = await self.store.revoked(assembly)
+        self._revoked[assembly] = revoked
+        self._close_revoked(assembly, revoked)
+
+    def _close_revoked(self, assembly: str, devices: set[str]) -> None:
+        for device in devices:
+            for outbox in list(self._sockets.get((assembly, device), ())):
+                outbox.close_soon(CLOSE_REVOKED, "this device was removed by the facilitator")
+
     # -- presence: which tables have devices connected, for the facilitator's grid ------------------
 
     def connected(self, assembly: str, actor: Actor, outbox: Subscriber) -> None:
         """A device said hello on this process."""
+        self._sockets.setdefault((assembly, actor.device), set()).add(outbox)
         if actor.seated and actor.table is not None:
             devices = self._seated.setdefault(assembly, {}).setdefault(actor.table, {})
             devices[actor.device] = devices.get(actor.device, 0) + 1
@@ -547,6 +580,10 @@ class Hub:
         self._presence_soon(assembly)
 
     def disconnected(self, assembly: str, actor: Actor, outbox: Subscriber) -> None:
+        sockets = self._sockets.get((assembly, actor.device), set())
+        sockets.discard(outbox)
+        if not sockets:
+            self._sockets.pop((assembly, actor.device), None)
         if actor.seated and actor.table is not None:
             devices = self._seated.get(assembly, {}).get(actor.table, {})
             devices[actor.device] = devices.get(actor.device, 1) - 1
@@ -579,10 +616,12 @@ class Hub:
         watchers = self._watchers.get(assembly)
         if not watchers:
             return
-        total = await self.store.presence(assembly, now)
-        if self._presence_sent.get(assembly) != total:
-            self._presence_sent[assembly] = total
-            frame = pack({"t": "presence", "tables": total, "now": self.now()})
+        seated = await self.store.presence(assembly, now)
+        total = {table: len(devices) for table, devices in seated.items()}
+        if self._presence_sent.get(assembly) != seated:
+            self._presence_sent[assembly] = seated
+            devices = {table: [{"device": d, "label": device_label(d)} for d in ds] for table, ds in seated.items()}
+            frame = pack({"t": "presence", "tables": total, "devices": devices, "now": self.now()})
             for watcher in list(watchers):
                 watcher.deliver(frame)
 
@@ -595,8 +634,9 @@ class Hub:
                 await self.check_epoch()
             except Exception:
                 log.exception("checking the store's epoch")
-            for assembly in set(self._seated) | set(self._watchers):
+            for assembly in set(self._seated) | set(self._watchers) | {a for a, _ in self._sockets}:
                 try:
+                    await self._enforce_revoked(assembly)
                     await self._publish_presence(assembly)
                 except Exception:
                     log.exception("presence of %s", assembly)

@@ -30,7 +30,7 @@ from .connection import (
 )
 from .hub import Hub, LiveRoom, err
 from .settings import Settings
-from .tokens import Claims, Tokens
+from .tokens import Claims, Tokens, device_label
 
 log = logging.getLogger("samling.socket")
 
@@ -134,6 +134,10 @@ class Session:
             self.reply(err(None, Code.NOT_AUTHENTICATED, "this token is not valid here"))
             self.outbox.close_soon(CLOSE_AUTH, "not authenticated")
             return
+        if await self.hub.is_revoked(claims.assembly, claims.device):
+            self.reply(err(None, Code.NOT_AUTHENTICATED, "this device was removed by the facilitator"))
+            self.outbox.close_soon(CLOSE_AUTH, "revoked")
+            return
         actor = claims.actor
         names = await self.hub.rooms_of(actor, claims.assembly)
         rooms = [await self.hub.live(claims.assembly, name) for name in names]
@@ -145,7 +149,7 @@ class Session:
         welcome = {
             "t": "welcome", "now": self.hub.now(), "votes": votes,
             "you": {"device": actor.device, "role": str(actor.role), "table": actor.table,
-                    "assembly": claims.assembly},
+                    "assembly": claims.assembly, "label": device_label(actor.device)},
             "rooms": {room.name: self.hub.resume(room, actor, since.get(room.name), epochs.get(room.name))
                       for room in rooms},
         }
@@ -178,6 +182,10 @@ class Session:
             return
         if self.claims.role is Role.DISPLAY:
             self.reply(err(cmd_id, Code.FORBIDDEN, "a display only watches"))
+            return
+        if self.hub.revoked_here(self.claims.assembly, self.claims.device):
+            self.reply(err(cmd_id, Code.NOT_AUTHENTICATED, "this device was removed by the facilitator"))
+            self.outbox.close_soon(CLOSE_AUTH, "revoked")
             return
         try:
             answer = await self.hub.execute(self.claims.actor, self.claims.assembly, room, frame.get("op"),

@@ -11,6 +11,7 @@ nor the other way round, since the salts differ.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from itsdangerous import BadData, BadSignature, URLSafeSerializer
@@ -20,6 +21,17 @@ from rooms import Actor, Role
 SALT = "samling.device.v1"
 ORGANISER_SALT = "samling.organiser.v1"
 ORGANISER = "organiser"
+
+
+LABEL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # the join codes' alphabet: no 0/O, 1/I
+
+
+def device_label(device: str) -> str:
+    """Four characters a person can read off a tablet and find on the facilitator's list (to
+    remove a device that should not be there). Derived from the device id, never the id itself:
+    the id is what a token signs, and a label tells nothing that opens anything."""
+    digest = hashlib.blake2b(device.encode(), digest_size=4).digest()
+    return "".join(LABEL_ALPHABET[b % len(LABEL_ALPHABET)] for b in digest)
 
 
 @dataclass(frozen=True, slots=True)

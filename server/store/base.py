@@ -175,10 +175,19 @@ class Store(ABC):
         """Keep this process's connected devices of `assembly` (table id -> device ids)."""
         self._presence.setdefault(assembly, {})[process] = (now, {t: list(d) for t, d in seated.items()})
 
-    async def presence(self, assembly: str, now: float, fresh: float = 15.0) -> dict[str, int]:
-        """Connected devices per table of `assembly`: a device counts once however many sockets
-        and processes it has; a process that stopped reporting `fresh` seconds ago stops counting."""
+    async def presence(self, assembly: str, now: float, fresh: float = 15.0) -> dict[str, list[str]]:
+        """Connected devices per table of `assembly` (sorted device ids): a device counts once
+        however many sockets and processes it has; a process that stopped reporting `fresh`
+        seconds ago stops counting."""
         return _union(self._presence.get(assembly, {}).values(), now, fresh)
+
+    # -- revoked devices: kept for the life of the assembly
+    @abstractmethod
+    async def revoke(self, assembly: str, device: str) -> None:
+        """Shut `device` out of `assembly` for good."""
+
+    @abstractmethod
+    async def revoked(self, assembly: str) -> set[str]: ...
 
     # -- fan-out
     async def listen(self, room: str, listener: Listener) -> None:
@@ -210,14 +219,14 @@ class Store(ABC):
     async def _unsubscribe(self, room: str) -> None: ...
 
 
-def _union(reports: Any, now: float, fresh: float) -> dict[str, int]:
-    """Sum (at, {table: [device]}) reports from processes into devices per table."""
+def _union(reports: Any, now: float, fresh: float) -> dict[str, list[str]]:
+    """Join (at, {table: [device]}) reports from processes into the devices of each table."""
     seen: dict[str, set[str]] = {}
     for at, seated in reports:
         if now - at <= fresh:
             for table, devices in seated.items():
                 seen.setdefault(table, set()).update(devices)
-    return {table: len(devices) for table, devices in seen.items() if devices}
+    return {table: sorted(devices) for table, devices in seen.items() if devices}
 
 
 def open_store(db: str | None, redis_url: str | None) -> Store:

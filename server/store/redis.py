@@ -361,10 +361,16 @@ class RedisStore(Store):
             pipe.expire(key, 60)
             await pipe.execute()
 
-    async def presence(self, assembly: str, now: float, fresh: float = 15.0) -> dict[str, int]:
+    async def presence(self, assembly: str, now: float, fresh: float = 15.0) -> dict[str, list[str]]:
         key = self._key("presence", assembly)
         reports = [json.loads(raw) for raw in (await self._r.hgetall(key)).values()]
         return _union(reports, now, fresh)
+
+    async def revoke(self, assembly: str, device: str) -> None:
+        await self._r.sadd(self._key("revoked", assembly), device)
+
+    async def revoked(self, assembly: str) -> set[str]:
+        return {_text(d) for d in await self._r.smembers(self._key("revoked", assembly))}
 
     # -- logs
     async def head(self, room: str) -> int:

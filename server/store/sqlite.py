@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS acks (room TEXT, key TEXT, seq INTEGER, PRIMARY KEY (
 CREATE TABLE IF NOT EXISTS ack_digests (room TEXT, key TEXT, digest TEXT, PRIMARY KEY (room, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS snapshots (room TEXT PRIMARY KEY, seq INTEGER NOT NULL, blob BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS restored (room TEXT PRIMARY KEY, epoch TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS revoked (assembly TEXT, device TEXT, PRIMARY KEY (assembly, device)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS boxes (poll TEXT PRIMARY KEY, open INTEGER, options INTEGER,
                                   version INTEGER, tallied INTEGER);
 CREATE TABLE IF NOT EXISTS ballots (poll TEXT, device TEXT, choice INTEGER, PRIMARY KEY (poll, device)) WITHOUT ROWID;
@@ -141,6 +142,16 @@ class SqliteStore(Store):
         def go() -> int:
             sql = "SELECT count(*) FROM members WHERE assembly = ?"
             return int(self._conn().execute(sql, (assembly,)).fetchone()[0])
+        return await self._run(go)
+
+    async def revoke(self, assembly: str, device: str) -> None:
+        def go(db: sqlite3.Connection) -> None:
+            db.execute("INSERT OR IGNORE INTO revoked VALUES (?, ?)", (assembly, device))
+        await self._tx_async(go)
+
+    async def revoked(self, assembly: str) -> set[str]:
+        def go() -> set[str]:
+            return {r[0] for r in self._conn().execute("SELECT device FROM revoked WHERE assembly = ?", (assembly,))}
         return await self._run(go)
 
     # -- logs

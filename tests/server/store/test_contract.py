@@ -193,6 +193,24 @@ async def test_restore_gives_a_lost_room_a_new_start_once_per_epoch(store: Store
     assert await store.read("s", 9) == [b"e10"]
 
 
+async def test_revoked_devices_are_kept_per_assembly(store: Store) -> None:
+    """A revoked device stays revoked (twice is once), in its assembly only."""
+    assert await store.revoked("a1") == set()
+    await store.revoke("a1", "d1")
+    await store.revoke("a1", "d1")
+    await store.revoke("a1", "d2")
+    assert await store.revoked("a1") == {"d1", "d2"} and await store.revoked("a2") == set()
+
+
+async def test_presence_joins_the_processes_reports(store: Store) -> None:
+    """Each process reports its devices per table; a device on two processes counts once, and a
+    report older than `fresh` seconds counts no more."""
+    await store.report_presence("a1", "p1", {"1": ["d1", "d2"]}, now=100.0)
+    await store.report_presence("a1", "p2", {"1": ["d2", "d3"], "2": ["d4"]}, now=110.0)
+    assert await store.presence("a1", now=111.0) == {"1": ["d1", "d2", "d3"], "2": ["d4"]}
+    assert await store.presence("a1", now=120.0, fresh=15.0) == {"1": ["d2", "d3"], "2": ["d4"]}
+
+
 async def test_snapshots_keep_only_the_newest(store: Store) -> None:
     """A snapshot replaces an older one but never a newer (or equal) one."""
     assert await store.snapshot("r") is None
