@@ -248,13 +248,17 @@ class Hub:
             self.stats["catch_ups"] += 1
             try:
                 for _ in range(100):
+                    before = room.seq
                     blobs = await self.store.read(room.key, room.seq, READ_BATCH)
-                    for blob in blobs:
-                        record = decode_record(blob)
+                    records = [decode_record(blob) for blob in blobs]
+                    for record in records:
                         if record.seq == room.seq + 1:
                             room.pending.pop(record.seq, None)
                             self._apply(room, record)
                     self._drain(room)
+                    hole = room.seq == before and (not records or records[0].seq > before + 1)
+                    if hole and await self._jump_to_snapshot(room):
+                        continue
                     if len(blobs) < READ_BATCH and not room.pending:
                         return
                     if len(blobs) < READ_BATCH:
@@ -263,6 +267,26 @@ class Hub:
             finally:
                 room.catching_up = False
                 self._drain(room)
+
+    async def _jump_to_snapshot(self, room: LiveRoom) -> bool:
+        """The log has nothing after this room's seq yet its head is further on: another process
+        restored the room from further ahead (see `Store.restore`). Take that snapshot, and send
+        this room's devices to a fresh welcome. True if the room moved."""
+        if await self.store.head(room.key) <= room.seq:
+            return False
+        snap = await self.store.snapshot(room.key)
+        if snap is None or snap[0] <= room.seq:
+            log.error("room %s: the log skips from %s to its head with no snapshot to bridge it", room.key, room.seq)
+            return False
+        log.warning("room %s: restored elsewhere at #%s; leaving #%s for it", room.key, snap[0], room.seq)
+        room.model, room.seq = RoomModel.load(room.name, decode(snap[1])), snap[0]
+        room.recent.clear()
+        room.pending = {seq: r for seq, r in room.pending.items() if seq > room.seq}
+        self.stats["snapshot_loads"] += 1
+        for sub in list(room.subscribers):
+            sub.close_soon(CLOSE_RESTORED, "the server restored its store: reconnect")
+        room.subscribers.clear()
+        return True
 
     async def catch_up_all(self) -> None:
         """After the fan-out was down: check the store still has its history, then read what

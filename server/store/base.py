@@ -146,9 +146,10 @@ class Store(ABC):
     @abstractmethod
     async def restore(self, room: str, seq: int, blob: bytes, epoch: str) -> bool:
         """Give a room whose log the store lost (or cut short) a new start in `epoch`: head `seq`
-        and a snapshot at `seq`, only if its head is below `seq` and it was not restored in this
-        epoch yet (so of several processes restoring it, the first wins and the others load
-        that). True if this call restored it."""
+        and a snapshot at `seq`, only if its head is below `seq`, and, if it was restored in this
+        epoch already, only if nothing was appended since. So of several processes restoring it,
+        the one furthest ahead wins, and no event of the new epoch is ever overwritten. True if
+        this call restored it."""
 
     @abstractmethod
     async def snapshot(self, room: str) -> tuple[int, bytes] | None: ...

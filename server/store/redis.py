@@ -157,10 +157,18 @@ return v
 """
 
 # KEYS: head, snap, restored; ARGV: seq, blob, epoch
+# `restored` is "epoch:seq" of the last restore. In the same epoch a further restore wins only
+# from further ahead and only while nothing was appended since (the most advanced process's
+# memory is the best copy; events of the new epoch are never overwritten).
 RESTORE = """
-if tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[1]) then return 0 end
-if redis.call('GET', KEYS[3]) == ARGV[3] then return 0 end
-redis.call('SET', KEYS[3], ARGV[3])
+local head = tonumber(redis.call('GET', KEYS[1]) or '0')
+if head >= tonumber(ARGV[1]) then return 0 end
+local last = redis.call('GET', KEYS[3])
+if last then
+  local sep = string.find(last, ':', 1, true)
+  if string.sub(last, 1, sep - 1) == ARGV[3] and tonumber(string.sub(last, sep + 1)) ~= head then return 0 end
+end
+redis.call('SET', KEYS[3], ARGV[3] .. ':' .. ARGV[1])
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'blob', ARGV[2])

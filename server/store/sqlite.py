@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS heads (room TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS acks (room TEXT, key TEXT, seq INTEGER, PRIMARY KEY (room, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ack_digests (room TEXT, key TEXT, digest TEXT, PRIMARY KEY (room, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS snapshots (room TEXT PRIMARY KEY, seq INTEGER NOT NULL, blob BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS restored (room TEXT PRIMARY KEY, epoch TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS restored (room TEXT PRIMARY KEY, epoch TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS revoked (assembly TEXT, device TEXT, PRIMARY KEY (assembly, device)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS boxes (poll TEXT PRIMARY KEY, open INTEGER, options INTEGER,
                                   version INTEGER, tallied INTEGER);
@@ -227,10 +227,11 @@ class SqliteStore(Store):
 
     async def restore(self, room: str, seq: int, blob: bytes, epoch: str) -> bool:
         def go(db: sqlite3.Connection) -> bool:
-            if self._head(db, room) >= seq or db.execute(
-                    "SELECT 1 FROM restored WHERE room = ? AND epoch = ?", (room, epoch)).fetchone():
+            head = self._head(db, room)
+            last = db.execute("SELECT epoch, seq FROM restored WHERE room = ?", (room,)).fetchone()
+            if head >= seq or (last is not None and last[0] == epoch and last[1] != head):
                 return False
-            db.execute("INSERT OR REPLACE INTO restored VALUES (?, ?)", (room, epoch))
+            db.execute("INSERT OR REPLACE INTO restored VALUES (?, ?, ?)", (room, epoch, seq))
             db.execute("INSERT OR REPLACE INTO heads VALUES (?, ?)", (room, seq))
             db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (room, seq, blob))
             return True

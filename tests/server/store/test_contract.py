@@ -177,16 +177,20 @@ async def test_replace_setting_is_compare_and_set(store: Store) -> None:
 
 
 async def test_restore_gives_a_lost_room_a_new_start_once_per_epoch(store: Store) -> None:
-    """A room the store lost is restored at a seq with a snapshot; a second restore in the same
-    epoch, or one at or below the head, changes nothing; appends continue after the restored seq;
-    a log cut short (a failover) is restored in a new epoch."""
+    """A room the store lost is restored at a seq with a snapshot; in the same epoch a restore
+    from further ahead replaces it until the first append, never after; one at or below the head
+    changes nothing; appends continue after the restored seq; a log cut short (a failover) is
+    restored in a new epoch."""
     assert await store.restore("r", 40, b"state@40", "e1") is True
-    assert await store.restore("r", 41, b"state@41", "e1") is False
-    assert await store.head("r") == 40 and await store.snapshot("r") == (40, b"state@40")
-    assert await store.read("r", 40) == []
-    assert await store.append("r", 40, [b"e41"]) == Appended(Outcome.OK, 41)
-    assert await store.read("r", 40) == [b"e41"]
-    assert await store.restore("r", 41, b"x", "e2") is False and await store.head("r") == 41
+    assert await store.restore("r", 39, b"state@39", "e1") is False  # behind: the first copy stays
+    assert await store.restore("r", 42, b"state@42", "e1") is True  # ahead, nothing appended yet: better
+    assert await store.restore("r", 40, b"state@40", "e1") is False
+    assert await store.head("r") == 42 and await store.snapshot("r") == (42, b"state@42")
+    assert await store.read("r", 42) == []
+    assert await store.append("r", 42, [b"e43"]) == Appended(Outcome.OK, 43)
+    assert await store.restore("r", 45, b"state@45", "e1") is False  # the new epoch has begun: never overwritten
+    assert await store.read("r", 42) == [b"e43"]
+    assert await store.restore("r", 43, b"x", "e2") is False and await store.head("r") == 43
     await store.append("s", 0, [b"e1", b"e2"])
     assert await store.restore("s", 9, b"state@9", "e2") is True and await store.head("s") == 9
     assert await store.append("s", 9, [b"e10"]) == Appended(Outcome.OK, 10)
