@@ -39,14 +39,39 @@ def digest(op: Any, args: Any) -> str:
     return hashlib.blake2b(pack(_canonical([op, args])), digest_size=8).hexdigest()
 
 
+#: How deep maps and arrays may nest in a client frame. A real command is 3 deep (the frame, its
+#: args, a list of ids); the decoder alone allows about 1000, and code that walks a value
+#: recursively (the exactly-once digest, packing) would hit Python's recursion limit first.
+MAX_DEPTH = 32
+
+
+def _too_deep(obj: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether maps and arrays nest more than `limit` deep (walked without recursion)."""
+    stack = [(obj, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def unpack_frame(data: bytes) -> dict[str, Any]:
-    """One client frame, which must be a map with string keys."""
+    """One client frame, which must be a map with string keys, nested at most MAX_DEPTH deep."""
     try:
         obj = msgpack.unpackb(data, raw=False, strict_map_key=True)
     except Exception as exc:  # msgpack raises several unrelated types for garbage
         raise BadFrame("not MessagePack") from exc
     if not isinstance(obj, dict):
         raise BadFrame("a frame must be a map")
+    if _too_deep(obj):
+        raise BadFrame(f"a frame may nest at most {MAX_DEPTH} deep")
     return obj
 
 
