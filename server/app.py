@@ -17,7 +17,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from rooms import Role
 from rooms.room import table_room
@@ -35,6 +36,7 @@ from .assemblies import codes_of, create_assembly, new_assembly_args, normalise_
 from .connection import RateLimit
 from .export import assembly_export
 from .hub import Hub
+from .limits import AddressLimits, client_address
 from .settings import Settings, from_env
 from .store.base import Store, open_store
 from .tokens import Claims, Tokens, device_label
@@ -54,6 +56,7 @@ class Samling:
     hub: Hub
     started: float
     join_limits: dict[str, RateLimit]
+    addresses: AddressLimits
 
 
 async def restore_registry(store: Store, hub: Hub, settings: Settings, tokens: Tokens) -> None:
@@ -95,7 +98,8 @@ async def healthz(request: Request) -> Response:
     if samling is None:
         return error(503, "starting", "not ready yet")
     return JSONResponse({"ok": True, "store": samling.store.name, "rooms": len(samling.hub.rooms),
-                         **samling.hub.stats})
+                         **samling.hub.stats, "sockets": samling.addresses.total,
+                         "refused": dict(samling.addresses.refused)})
 
 
 def _join_limit(samling: Samling, address: str) -> RateLimit:
@@ -117,7 +121,7 @@ async def join(request: Request) -> Response:
     name = payload.get("name")
     if name is not None and (not isinstance(name, str) or len(name.strip()) > NAME_MAX):
         return error(400, "invalid_args", f"name: at most {NAME_MAX} characters")
-    address = request.client.host if request.client else "?"
+    address = client_address(request.scope)
     limit = _join_limit(samling, address)
     if not limit.ready():
         return error(429, "rate_limited", "too many wrong codes: wait a little")
@@ -247,6 +251,20 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class TrustedProxies:
+    """The client behind a configured reverse proxy (SAMLING_TRUSTED_PROXIES): uvicorn's own
+    proxy-header middleware, applied here rather than by uvicorn so that every way of running
+    Samling (`samling serve`, the Procfile) trusts exactly the configured proxies and no one else.
+    A peer not in the list keeps its own address whatever X-Forwarded-For it sends."""
+
+    def __init__(self, app: ASGIApp, trusted: tuple[str, ...]) -> None:
+        # uvicorn types ASGI with TypedDicts, Starlette with plain mappings: the same protocol.
+        self.app = cast(ASGIApp, ProxyHeadersMiddleware(cast(Any, app), trusted_hosts=list(trusted)))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or from_env()
 
@@ -259,7 +277,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await hub.open_epoch()
         hub.on_history_lost = functools.partial(restore_registry, store, hub, settings, tokens)
         hub.start()
-        app.state.samling = Samling(settings, store, tokens, hub, time.time(), {})
+        app.state.samling = Samling(settings, store, tokens, hub, time.time(), {}, AddressLimits(settings))
         log.info("samling ready on the %s store", store.name)
         organiser = f"{settings.base_url}/new#token={tokens.organiser()}"
         log.info("organiser link (creates assemblies; keep it private): %s", organiser)
@@ -291,4 +309,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/i18n/{lang}.json", pages.catalog_json),
         Mount("/static", StaticFiles(directory=pages.STATIC), name="static"),
     ]
-    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
+    middleware = [Middleware(SecurityHeaders)]
+    if settings.trusted_proxies:
+        middleware.insert(0, Middleware(TrustedProxies, trusted=settings.trusted_proxies))
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)

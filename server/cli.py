@@ -100,6 +100,9 @@ def serve(settings: Settings) -> None:
 
     from .app import create_app
 
+    # proxy_headers=False: uvicorn never trusts X-Forwarded-For itself. The app does, from the
+    # proxies in SAMLING_TRUSTED_PROXIES only (server/app.py, TrustedProxies), so the Procfile's
+    # plain uvicorn and `samling serve` agree on who the client is.
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.port,
         ws_max_size=settings.max_frame, ws_per_message_deflate=False,

@@ -12,6 +12,7 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
+from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from rooms import Code, Refused
@@ -29,28 +30,52 @@ from .connection import (
     RateLimit,
 )
 from .hub import Hub, LiveRoom, err
+from .limits import REFUSALS, AddressLimits, client_address, denied, quiet_denials
 from .settings import Settings
 from .tokens import Claims, Tokens, device_label
 
 log = logging.getLogger("samling.socket")
 
+#: Refusals logged (the first AUDIT_PER_SOCKET of each socket): someone may be probing the hall.
+AUDITED = {Code.NOT_AUTHENTICATED, Code.FORBIDDEN, Code.RATE_LIMITED}
+AUDIT_PER_SOCKET = 5
+CLOSE_TRY_LATER = 1013
+
 
 def origin_allowed(ws: WebSocket, settings: Settings) -> bool:
     """A browser's socket must come from our own pages (or a configured origin); other clients
-    send no Origin and are judged by their token alone."""
+    send no Origin and are judged by their token alone.
+
+    Our own pages are the origin of SAMLING_PUBLIC_URL, or the Host this socket was opened on
+    with the matching scheme (an https page for wss, http for ws): a page on another port,
+    another scheme or a look-alike host is refused, and so is `null` (a sandboxed or file page).
+    """
     origin = ws.headers.get("origin")
     if origin is None:
         return True
     if origin in settings.allowed_origins or "*" in settings.allowed_origins:
         return True
-    return urlsplit(origin).netloc == ws.headers.get("host", "")
+    try:
+        page = urlsplit(origin)
+    except ValueError:  # e.g. "http://[::1": not an origin at all
+        return False
+    if settings.public_url:
+        public = urlsplit(settings.base_url)
+        if (page.scheme, page.netloc) == (public.scheme, public.netloc):
+            return True
+    scheme = "https" if ws.scope.get("scheme") == "wss" else "http"
+    host = ws.headers.get("host", "")
+    return bool(host) and page.scheme == scheme and page.netloc == host
 
 
 class Session:
     """One device on one socket, from hello to close."""
 
-    def __init__(self, ws: WebSocket, hub: Hub, tokens: Tokens, settings: Settings) -> None:
+    def __init__(self, ws: WebSocket, hub: Hub, tokens: Tokens, settings: Settings,
+                 addresses: AddressLimits | None = None, address: str = "?") -> None:
         self.ws, self.hub, self.tokens, self.settings = ws, hub, tokens, settings
+        self.addresses, self.address = addresses, address
+        self.audited = 0  # refusals of authority logged for this socket (see `_audit`)
         self.outbox = Outbox(self._send, self._close, settings.send_queue)
         self.limit = RateLimit(settings.rate, settings.burst)
         self.claims: Claims | None = None
@@ -63,7 +88,23 @@ class Session:
         await self.ws.close(code, reason)
 
     def reply(self, frame: dict[str, Any]) -> None:
+        if frame.get("t") == "err" and frame.get("code") in AUDITED:
+            self._audit(frame)
         self.outbox.deliver(pack(frame))
+
+    def _audit(self, frame: dict[str, Any]) -> None:
+        """Log a refusal of authority (a bad token, a forbidden command, a flood), so an operator
+        can see who probes the hall and revoke that device. Only the first few of each socket:
+        a hostile client must not be able to fill the disk through the log."""
+        self.audited += 1
+        if self.audited > AUDIT_PER_SOCKET:
+            return
+        claims = self.claims
+        who = "a socket without hello" if claims is None else \
+            f"{claims.role} {claims.device} (assembly {claims.assembly}, table {claims.table})"
+        more = "; further refusals on this socket are not logged" if self.audited == AUDIT_PER_SOCKET else ""
+        log.warning("refused %s for %s from %s: %s%s", frame.get("code"), who, self.address,
+                    str(frame.get("msg"))[:200], more)
 
     async def run(self) -> None:
         writer = asyncio.get_running_loop().create_task(self.outbox.run())
@@ -168,7 +209,7 @@ class Session:
         if self.claims is None:
             self.reply(err(cmd_id, Code.NOT_AUTHENTICATED, "say hello first"))
             return
-        if not self.limit.allow():
+        if not self.limit.allow() or (self.addresses is not None and not self.addresses.command(self.address)):
             self.reply(err(cmd_id, Code.RATE_LIMITED, "too many commands: slow down"))
             return
         room = frame.get("room")
@@ -201,5 +242,27 @@ async def endpoint(ws: WebSocket) -> None:
     if not origin_allowed(ws, samling.settings):
         await ws.close(CLOSE_POLICY, "origin not allowed")
         return
-    await ws.accept()
-    await Session(ws, samling.hub, samling.tokens, samling.settings).run()
+    address = client_address(ws.scope)
+    refused = samling.addresses.admit(address)
+    if refused is not None:
+        await refuse_handshake(ws, refused)
+        return
+    try:
+        await ws.accept()
+        await Session(ws, samling.hub, samling.tokens, samling.settings, samling.addresses, address).run()
+    finally:
+        samling.addresses.release(address)
+
+
+async def refuse_handshake(ws: WebSocket, reason: str) -> None:
+    """Refuse a socket before accepting it, with an HTTP answer a script can read (429 or 503,
+    `Retry-After`, a JSON error body) when the server supports the ASGI denial-response
+    extension (uvicorn does); else close before accept, which the client sees as HTTP 403."""
+    status, code, msg = REFUSALS[reason]
+    if "websocket.http.response" in ws.scope.get("extensions", {}):
+        quiet_denials()
+        denied.set(True)
+        await ws.send_denial_response(JSONResponse({"error": code, "msg": msg}, status_code=status,
+                                                   headers={"Retry-After": "1"}))
+    else:
+        await ws.close(CLOSE_TRY_LATER, msg)
