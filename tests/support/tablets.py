@@ -26,10 +26,12 @@ import asyncio
 import contextlib
 import random
 import secrets
+import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import msgpack
 from websockets.asyncio.client import ClientConnection, connect
@@ -141,7 +143,7 @@ class Tablet:
 
     def __init__(self, endpoints: Sequence[Endpoint], token: str, *, name: str = "tablet",
                  ack_timeout: float = 3.0, hello_timeout: float = 4.0, backoff: tuple[float, float] = (0.1, 2.0),
-                 ping_interval: float | None = 20.0, seed: int | None = None) -> None:
+                 ping_interval: float | None = 20.0, seed: int | None = None, rcvbuf: int | None = None) -> None:
         self.endpoints = list(endpoints)
         self.token = token
         self.name = name
@@ -149,6 +151,7 @@ class Tablet:
         self.hello_timeout = hello_timeout
         self.backoff = backoff
         self.ping_interval = ping_interval
+        self.rcvbuf = rcvbuf  # a small receive buffer makes a tablet that stops reading felt at once
         self.random = random.Random(seed if seed is not None else secrets.randbits(32))
         self.you: dict[str, Any] = {}
         self.since: dict[str, int] = {}
@@ -372,7 +375,8 @@ class Tablet:
             try:
                 ws = await connect(endpoint.ws_url, compression=None, max_size=None, proxy=None,
                                    open_timeout=self.hello_timeout, close_timeout=2,
-                                   ping_interval=self.ping_interval, ping_timeout=self.ping_interval)
+                                   ping_interval=self.ping_interval, ping_timeout=self.ping_interval,
+                                   **await self._socket(endpoint.ws_url))
             except (OSError, InvalidHandshake, InvalidURI, TimeoutError):
                 self.url_index += 1
                 attempt += 1
@@ -403,6 +407,25 @@ class Tablet:
                 self.url_index += 1
                 attempt += 1
                 await self._backoff(attempt)
+
+    async def _socket(self, url: str) -> dict[str, Any]:
+        """connect()'s `sock`: ours, with the receive buffer set before connecting, if asked for."""
+        if self.rcvbuf is None:
+            return {}
+        where = urlsplit(url)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
+        # A WiFi-sized segment: over loopback (64 KiB segments) the server's kernel would otherwise
+        # buffer megabytes for a tablet that stopped reading before the server itself could notice.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 1400)
+        sock.setblocking(False)
+        try:
+            async with asyncio.timeout(self.hello_timeout):
+                await asyncio.get_running_loop().sock_connect(sock, (where.hostname, where.port))
+        except BaseException:
+            sock.close()
+            raise
+        return {"sock": sock}
 
     async def _backoff(self, attempt: int) -> None:
         base, cap = self.backoff
