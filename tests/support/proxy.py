@@ -98,6 +98,7 @@ class FaultProxy:
         self.port = port or free_port()
         self.random = random.Random(seed)
         self.drop_rate = 0.0
+        self.drop_only: frozenset[str] | None = None  # drop only frames of these `t` (e.g. "ack")
         self.throttle = Throttle()
         self.refusing = False
         self.links: dict[int, _Link] = {}
@@ -139,9 +140,11 @@ class FaultProxy:
 
     # -- controls
 
-    def drop(self, fraction: float) -> None:
-        """Drop this fraction of the server's data frames from now on (0 stops dropping)."""
+    def drop(self, fraction: float, only: set[str] | None = None) -> None:
+        """Drop this fraction of the server's data frames from now on (0 stops dropping); with
+        `only`, just of the frames whose `t` is in it (only={"ack", "err"}: lost answers)."""
         self.drop_rate = fraction
+        self.drop_only = frozenset(only) if only is not None else None
 
     def throttled(self, rate: float | None = None, latency: float = 0.0) -> None:
         self.throttle = Throttle(rate, latency)
@@ -153,6 +156,7 @@ class FaultProxy:
     def restore(self) -> None:
         """Forward again, and stop dropping, throttling and refusing."""
         self.drop_rate = 0.0
+        self.drop_only = None
         self.throttle = Throttle()
         self.refusing = False
         self._flowing.set()
@@ -249,8 +253,9 @@ class FaultProxy:
                     self.frames += 1
                     if self.drop_rate and self.random.random() < self.drop_rate:
                         t, room, seq, cmd_id = _frame_summary(payload)
-                        self.dropped[port].append(Dropped(time.monotonic(), t, room, seq, cmd_id))
-                        continue
+                        if self.drop_only is None or t in self.drop_only:
+                            self.dropped[port].append(Dropped(time.monotonic(), t, room, seq, cmd_id))
+                            continue
                 await pipe.send(frame)
         await pipe.close()
 
