@@ -5,6 +5,7 @@
 // or printed by accident. On success the facilitator's token is kept under
 // `samling.token.facilitator` (the dashboard and the printable sheet read it from there) and the
 // assembly's id under `samling.assembly.facilitator`.
+import { api, errorBody } from "./api.js";
 import { copy } from "./clipboard.js";
 import { loadCatalog, t } from "./i18n.js";
 
@@ -119,16 +120,12 @@ async function create(token, body) {
   button.disabled = true;
   showError("");
   try {
-    const r = await fetch("/api/assemblies", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
-      body: JSON.stringify(body),
-    });
+    const r = await api("/api/assemblies", token, { method: "POST", json: body });
     if (r.ok) {
       showDone(await r.json());
       return;
     }
-    const answer = await r.json().catch(() => ({}));
+    const answer = await errorBody(r);
     if (r.status === 403) {
       showError(t("This organiser link is not valid any more. Use the link the server showed when it started."));
     } else if (r.status === 400 || r.status === 413) {

@@ -6,6 +6,7 @@
 // in the page's footer) or from localStorage. The assembly's id comes from ?assembly=<id>, else
 // #assembly=<id>, else localStorage `samling.assembly.facilitator`. The token itself is opaque:
 // nothing is read out of it here.
+import { api, assemblyPath } from "./api.js";
 import { copy } from "./clipboard.js";
 import { loadCatalog, t } from "./i18n.js";
 
@@ -136,9 +137,7 @@ async function main() {
   }
   let r;
   try {
-    r = await fetch(`/api/assemblies/${encodeURIComponent(assembly)}/sheet`, {
-      headers: { Authorization: `Bearer ${token}` },
-    });
+    r = await api(assemblyPath(assembly, "sheet"), token);
   } catch {
     fail(t("No connection to the server. Check the network and try again."));
     return;
