@@ -1,6 +1,7 @@
-// The tablet at a table: the prompt, the step, the timer and the connection always on top; below,
-// the view of the table's current step (brainstorm, cluster, vote, results); over everything,
-// the plenary poll card while a poll is open.
+// The tablet at a table: the prompt, the step, the timer, the connection and the device's own label
+// ("Device K7QX", which the facilitator's dashboard lists) always on top; below, the view of the
+// table's current step (brainstorm, cluster, vote, results); over everything, the plenary poll
+// card while a poll is open. A device the facilitator removed gets a screen that says so.
 //
 // State (state.js) is the truth: after every welcome, event, ack or error the page is drawn from
 // the state again, with this device's own unanswered commands (the outbox) laid over it.
@@ -105,12 +106,16 @@ class Tablet {
     live.addEventListener("status", () => { this.status(); this.render(); });
     live.addEventListener("ack", (e) => this.ack(e.detail));
     live.addEventListener("err", (e) => this.refused(e.detail));
-    live.addEventListener("closed", () => this.closed());
+    live.addEventListener("closed", (e) => this.closed(e.detail));
     setInterval(() => this.tick(), 1000);
     addEventListener("online", () => this.status());
     addEventListener("offline", () => this.status());
     $("problem").addEventListener("click", (e) => {
       if (e.target.closest("button")) this.clearProblem();
+    });
+    $("join-again").addEventListener("click", () => {
+      this.forget();
+      location.assign("/join");
     });
   }
 
@@ -137,6 +142,9 @@ class Tablet {
     this.everOnline = true;
     this.role = frame.you.role;
     this.roomName = `table:${frame.you.table}`;
+    const label = frame.you.label;
+    $("device-label").textContent = label ? t("Device {label}", { label }) : "";
+    $("device-label").hidden = !label;
     for (const view of Object.values(frame.rooms)) {
       for (const ev of view.events || []) if (this.live.isMine(ev.cmd)) this.seen.add(ev.cmd);
     }
@@ -176,13 +184,31 @@ class Tablet {
     this.render();
   }
 
-  closed() {
-    // the server no longer knows this token (4003): it is of no use, so /join offers a fresh start
-    localStorage.removeItem(TOKEN_KEY);
-    localStorage.removeItem(JOIN_KEY);
+  /** The server no longer takes this token (4003): the facilitator removed this device (the close
+   * says "revoked" or "removed"), or the token is not valid here at all. Either way only a fresh join
+   * helps, so the token is forgotten and /join offers a fresh start. */
+  closed({ reason = "" } = {}) {
+    this.forget();
+    const removed = /revoked|removed/i.test(reason);
+    this.clearProblem();
     $("app").hidden = true;
     $("poll").hidden = true;
-    $("closed").hidden = false;
+    const screen = $(removed ? "removed" : "closed");
+    screen.hidden = false;
+    const heading = screen.querySelector("h1");
+    document.title = `${heading.textContent} · Samling`;
+    heading.focus();
+  }
+
+  /** Forget this device: its token, its table and its unsent commands (of no use without the token). */
+  forget() {
+    for (const key of [TOKEN_KEY, JOIN_KEY, this.live.key]) {
+      try {
+        localStorage.removeItem(key);
+      } catch {
+        // storage unavailable: nothing kept to forget
+      }
+    }
   }
 
   // -- sending
