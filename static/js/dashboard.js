@@ -1,9 +1,12 @@
 // The lead facilitator's dashboard (/facilitator): runs the hall (activity, phases, timer,
-// spotlight, polls) and watches every table live. It is in the hall room and every table room.
+// spotlight, polls) and watches every table live, with the devices connected at each. It is in
+// the hall room and every table room.
+import { api, assemblyPath } from "./api.js";
 import { Live } from "./connection.js";
 import { loadCatalog, t } from "./i18n.js";
 import { Rooms } from "./state.js";
 import { clock, errorText, h, newId, phaseName, setText, statusText, takeToken } from "./dashboard/common.js";
+import { Devices } from "./dashboard/devices.js";
 import { Polls } from "./dashboard/polls.js";
 import { Stage } from "./dashboard/stage.js";
 import { Tables } from "./dashboard/tables.js";
@@ -47,16 +50,25 @@ function send(op, args) {
   return live.send("hall", op, args);
 }
 
+/** A request to this assembly's HTTP API with the facilitator's token (the export, removing a device). */
+function request(path, options) {
+  const assembly = live && live.you && live.you.assembly;
+  if (!assembly) return Promise.reject(new Error("not connected yet"));
+  return api(assemblyPath(assembly, path), token, options);
+}
+
 const ctx = {
   rooms: () => (rooms ? rooms.rooms : {}),
   act,
   send,
   note: (text) => message(text),
   onSpotlight: (id) => spotlight(id),
+  onDevices: (id) => devices.show(id),
 };
 
 const tables = new Tables(ctx);
 const polls = new Polls(ctx);
+const devices = new Devices({ name: (id) => tables.name(id), request, message });
 
 // -- run: activity, phases, timer, spotlight
 
@@ -114,8 +126,7 @@ async function exportJson() {
     return;
   }
   try {
-    const r = await fetch(`/api/assemblies/${encodeURIComponent(assembly)}/export.json`,
-      { headers: { Authorization: `Bearer ${token}` } });
+    const r = await request("export.json");
     if (!r.ok) {
       message(t("The export failed (the server answered {status}).", { status: r.status }));
       return;
@@ -218,6 +229,7 @@ function render() {
   if (!hall) return;
   renderRun(hall);
   tables.render();
+  devices.render();
   polls.render();
   tick();
 }
@@ -284,6 +296,7 @@ async function main() {
   live.addEventListener("ev", (e) => stage.event(e.detail));
   live.addEventListener("presence", (e) => {
     tables.setPresence(e.detail.tables);
+    devices.setPresence(e.detail.devices);
     render();
   });
   live.addEventListener("status", (e) => showStatus(e.detail));

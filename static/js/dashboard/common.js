@@ -50,6 +50,21 @@ export function renderKeyed(el, key, build) {
   return true;
 }
 
+/**
+ * Open `dialog` as a modal. The page's messages (#messages) move into it while it is open: behind
+ * a modal dialog they would be inert, neither read out nor dismissable.
+ */
+export function openModal(dialog) {
+  if (dialog.open) return;
+  const messages = document.getElementById("messages");
+  if (messages) {
+    const home = messages.parentNode;
+    dialog.append(messages);
+    dialog.addEventListener("close", () => home.append(messages), { once: true });
+  }
+  dialog.showModal();
+}
+
 /** Set text only when it changed. */
 export function setText(el, text) {
   if (el && el.textContent !== text) el.textContent = text;

@@ -1,14 +1,15 @@
-// The tables: a live grid of every table room (phase, notes, clusters, dots used, time since
-// its last event, a "quiet" badge), and one table's board read-only in a dialog.
+// The tables: a live grid of every table room (phase, notes, clusters, dots used, devices
+// connected, time since its last event, a "quiet" badge), and one table's board read-only in a
+// dialog. A card's device count is a button of its own: it opens that table's devices (devices.js).
 import { t } from "../i18n.js";
 import { ranked, totalsVisible } from "../state.js";
-import { ago, h, num, phaseName, renderKeyed, setText } from "./common.js";
+import { ago, h, num, openModal, phaseName, renderKeyed, setText } from "./common.js";
 
 export const QUIET_AFTER = 3 * 60 * 1000;
 const WORKING = new Set(["brainstorm", "cluster", "vote"]);
 
 export class Tables {
-  /** ctx: {rooms(), act(label, promise), send(op, args), onSpotlight(id)} */
+  /** ctx: {rooms(), act(label, promise), send(op, args), onSpotlight(id), onDevices(id)} */
   constructor(ctx) {
     this.ctx = ctx;
     this.grid = document.getElementById("grid");
@@ -20,13 +21,7 @@ export class Tables {
     this.dialog = document.getElementById("table-dialog");
     this.open = null;              // the table shown in the dialog
     document.getElementById("td-close").addEventListener("click", () => this.dialog.close());
-    // Messages live inside the modal dialog while it is open, or they would be inert behind it.
-    this.messages = document.getElementById("messages");
-    this.messagesHome = this.messages.parentNode;
-    this.dialog.addEventListener("close", () => {
-      this.open = null;
-      this.messagesHome.append(this.messages);
-    });
+    this.dialog.addEventListener("close", () => { this.open = null; });
     document.getElementById("td-spotlight").addEventListener("click", () => {
       if (this.open != null) ctx.onSpotlight(this.open);
     });
@@ -107,16 +102,22 @@ export class Tables {
       last: h("span", { class: "card-last" }),
       quiet: h("span", { class: "badge quiet-badge", hidden: true }),
     };
-    const button = h("button", { type: "button", class: "card table-card", "data-table": id, "aria-haspopup": "dialog",
+    // The whole card opens the board (the button's hit area is stretched over the card in CSS),
+    // except the device count, a button of its own on top of it.
+    const open = h("button", { type: "button", class: "card-open", "aria-haspopup": "dialog",
       onclick: () => this.show(id) },
     h("span", { class: "card-top" }, f.name, f.phase),
     h("span", { class: "card-stats" },
       h("span", { class: "stat", "data-stat": "notes" }, f.notes, " ", f.notesWord),
       h("span", { class: "stat", "data-stat": "clusters" }, f.clusters, " ", f.clustersWord),
-      h("span", { class: "stat", "data-stat": "dots" }, f.dots, " ", f.dotsWord),
-      h("span", { class: "stat", "data-stat": "devices" }, f.devices, " ", f.devicesWord)),
+      h("span", { class: "stat", "data-stat": "dots" }, f.dots, " ", f.dotsWord)),
     h("span", { class: "card-foot" }, f.last, f.quiet, f.offline));
-    return { li: h("li", {}, button), button, f };
+    f.devicesFor = h("span", { class: "visually-hidden" });
+    const devices = h("button", { type: "button", class: "btn small card-devices", "data-stat": "devices",
+      "aria-haspopup": "dialog", onclick: () => this.ctx.onDevices(id) },
+    f.devices, " ", f.devicesWord, f.devicesFor, h("span", { class: "card-devices-more", "aria-hidden": "true" }, "›"));
+    const box = h("div", { class: "card table-card", "data-table": id }, open, devices);
+    return { li: h("li", {}, box), button: box, f };
   }
 
   /** Update one card; true when the table is quiet. */
@@ -142,6 +143,7 @@ export class Tables {
     const devices = this.devices ? (this.devices[id] || 0) : null;
     setText(f.devices, devices == null ? "–" : num(devices));
     setText(f.devicesWord, devices === 1 ? t("device connected") : t("devices connected"));
+    setText(f.devicesFor, ` · ${this.name(id)}`);
     const offline = devices === 0;
     if (f.offline.hidden === offline) f.offline.hidden = !offline;
     if (offline) setText(f.offline, "⚠ " + t("No device connected"));
@@ -157,10 +159,7 @@ export class Tables {
     this.open = id;
     document.getElementById("td-board").dataset.key = "";
     this.renderDialog();
-    if (!this.dialog.open) {
-      this.dialog.append(this.messages);
-      this.dialog.showModal();
-    }
+    openModal(this.dialog);
   }
 
   renderDialog() {
