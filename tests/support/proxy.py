@@ -233,10 +233,11 @@ class FaultProxy:
         pipe = _Paced(writer, self)
         try:
             await self._forward(reader, pipe, port)
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, OSError):
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            with contextlib.suppress(ConnectionError, OSError):
+                await pipe.close()  # the server ended the stream: what is queued still goes out, then EOF
+        except (ConnectionError, OSError):
             pass
-        else:
-            return  # the server ended the stream: what is queued still goes out, then EOF
         finally:
             pipe.task.cancel()
 
