@@ -6,6 +6,16 @@ import { errorBody } from "../api.js";
 import { t } from "../i18n.js";
 import { errorText, h, openModal, renderKeyed, setText } from "./common.js";
 
+const BUTTONS = { remove: ".dd-remove", confirm: ".dd-yes", cancel: ".dd-no" };
+
+/** [device, which button] of the button focused in the list, or []. */
+function focusedIn(list) {
+  const active = document.activeElement;
+  if (!active || !list.contains(active)) return [];
+  const which = Object.keys(BUTTONS).find((k) => active.matches(BUTTONS[k]));
+  return which ? [active.closest("[data-device]")?.dataset.device, which] : [];
+}
+
 export class Devices {
   /** ctx: {name(table id), request(path, options) -> Promise<Response>, message(text, kind)} */
   constructor(ctx) {
@@ -15,13 +25,14 @@ export class Devices {
     this.confirming = null;    // the device whose "Remove" was pressed once
     this.busy = null;          // the device being removed right now
     this.removed = new Set();  // devices removed from this page, until presence drops them
-    this.focus = null;         // what to focus after the next redraw: [device, "remove" | "confirm"]
+    this.focus = null;         // what to focus after the next redraw: [device, a key of BUTTONS]
     this.dialog = document.getElementById("devices-dialog");
     this.list = document.getElementById("dd-list");
     document.getElementById("dd-close").addEventListener("click", () => this.dialog.close());
     this.dialog.addEventListener("close", () => {
       this.open = null;
       this.confirming = null;
+      this.focus = null;
     });
   }
 
@@ -46,11 +57,13 @@ export class Devices {
     setText(document.getElementById("dd-title"), t("Devices at {table}", { table: this.ctx.name(table) }));
     const devices = this.lists ? this.lists[table] || [] : null;
     const key = JSON.stringify([table, devices, this.confirming, this.busy, [...this.removed]]);
+    const [device, which] = this.focus || focusedIn(this.list);
     if (!renderKeyed(this.list, key, () => this.rows(table, devices))) return;
-    const [device, which] = this.focus || [];
     this.focus = null;
+    // The focus stays on its row's button across a redraw (a presence update, say), or goes to
+    // the dialog's title when that button or row is gone.
     const row = device && [...this.list.children].find((li) => li.dataset.device === device);
-    const target = row && row.querySelector(which === "confirm" ? ".dd-yes" : ".dd-remove");
+    const target = row && row.querySelector(BUTTONS[which]);
     if (target) target.focus();
     else if (device) document.getElementById("dd-title").focus();
   }
@@ -96,10 +109,12 @@ export class Devices {
     this.focus = [d.device, "remove"];
     this.render();
     const { label } = d;
+    let removed = false;
     const failed = (why) => this.ctx.message(t("Could not remove device {label}: {why}", { label, why }));
     try {
       const r = await this.ctx.request("revoke", { method: "POST", json: { device: d.device } });
       if (r.ok) {
+        removed = true;
         this.removed.add(d.device);
         this.ctx.message(t("Device {label} was removed from {table}.", { label, table: this.ctx.name(table) }), "info");
       } else {
@@ -110,6 +125,7 @@ export class Devices {
       failed(t("the server could not be reached."));
     }
     this.busy = null;
+    if (!removed) this.focus = [d.device, "remove"]; // back on its button, to try again
     this.render();
   }
 }
