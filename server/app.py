@@ -99,7 +99,7 @@ async def healthz(request: Request) -> Response:
         return error(503, "starting", "not ready yet")
     return JSONResponse({"ok": True, "store": samling.store.name, "rooms": len(samling.hub.rooms),
                          **samling.hub.stats, "sockets": samling.addresses.total,
-                         "refused": dict(samling.addresses.refused)})
+                         "refused": dict(samling.addresses.refused), "tasks": len(asyncio.all_tasks())})
 
 
 def _join_limit(samling: Samling, address: str) -> RateLimit:
