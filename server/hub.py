@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import secrets
 import time
 from collections import deque
@@ -38,7 +39,8 @@ from .tokens import device_label
 log = logging.getLogger("samling.hub")
 
 READ_BATCH = 1000
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 16
+BACKOFF_AFTER = 3  # attempts; then a short random pause, so two processes racing on one room stop colliding
 TALLY_INTERVAL = 0.05  # s: at most ~20 tallies a second per poll
 
 
@@ -382,7 +384,9 @@ class Hub:
     async def _decide_and_append(self, room: LiveRoom, actor: Actor, op: str, cmd: c.Command, cmd_id: str | None,
                                  key: str | None, box: BoxChange | None = None, digest: str = "") -> Appended:
         async with room.lock:
-            for _ in range(MAX_ATTEMPTS):
+            for attempt in range(MAX_ATTEMPTS):
+                if attempt >= BACKOFF_AFTER:
+                    await asyncio.sleep(random.uniform(0, 0.002 * attempt))
                 now = self.now()
                 events = room.model.decide(actor, op, cmd, now)
                 change = box or self._box_change(room, events)
