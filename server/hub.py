@@ -592,7 +592,7 @@ class Hub:
     def _close_revoked(self, assembly: str, devices: set[str]) -> None:
         for device in devices:
             for outbox in list(self._sockets.get((assembly, device), ())):
-                outbox.close_soon(CLOSE_REVOKED, "this device was removed by the facilitator")
+                outbox.close_soon(CLOSE_REVOKED, "revoked: this device was removed by the facilitator")
 
     # -- presence: which tables have devices connected, for the facilitator's grid ------------------
 
