@@ -21,7 +21,7 @@ async def test_twenty_percent_of_server_frames_lost(make_world: MakeWorld) -> No
     tablets = await world.join(per_table=4, ack_timeout=2.0)
     for proxy in world.proxies:
         proxy.drop(0.2)
-    sent = await activity(fac, tablets, seconds(24), rate=1.5)
+    sent = await activity(fac, tablets, seconds(16), rate=1.5)
     dropped = sum(p.dropped_total for p in world.proxies)
     resends = sum(t.ledger.resends for t in world.everyone)
     fig = await world.verdict("2 lost acks (20% of server frames dropped)", polls=["p1"],

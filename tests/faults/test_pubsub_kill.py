@@ -32,7 +32,7 @@ async def test_pubsub_connections_killed_every_two_seconds(make_world: MakeWorld
     fac = await world.with_facilitator()
     tablets = await world.join(per_table=5)
     await fac.start_activity("a1")
-    load = asyncio.ensure_future(workload.run(tablets, brainstorm, seconds(16), rate=3.0))
+    load = asyncio.ensure_future(workload.run(tablets, brainstorm, seconds(12), rate=3.0))
     killer = aioredis.Redis.from_url(world.redis_url)
     killed = 0
     try:
@@ -47,5 +47,5 @@ async def test_pubsub_connections_killed_every_two_seconds(make_world: MakeWorld
         "kills": killed, "gaps_repaired": sum(c["gaps_repaired"] for c in counters),
         "catch_ups": sum(c["catch_ups"] for c in counters)})
     fig.assert_clean()
-    assert killed >= 10, "the pub/sub connections must really have been killed, again and again"
+    assert killed >= 8, "the pub/sub connections must really have been killed, again and again"
     assert fig.extra["catch_ups"] >= killed // 2, "each lost subscription must have led to a catch-up"

@@ -17,7 +17,7 @@ async def test_steady_load_across_two_processes(make_world: MakeWorld) -> None:
     world = await make_world(tables=4, processes=2)
     fac = await world.with_facilitator()
     tablets = await world.join(per_table=6)
-    sent = await activity(fac, tablets, seconds(30))
+    sent = await activity(fac, tablets, seconds(21))
     fig = await world.verdict("1 steady load, 2 processes", polls=["p1"], extra={"tablets": len(tablets)})
     fig.assert_clean()
     assert sent > 500 and fig.logged > 300, "too little load to say anything"

@@ -79,6 +79,16 @@ def _abort(writer: asyncio.StreamWriter) -> None:
     writer.transport.abort()
 
 
+async def _close(writer: asyncio.StreamWriter, abort: bool = True) -> None:
+    """Close (or abort) and wait until the transport is really gone (no ResourceWarning later)."""
+    if abort:
+        _abort(writer)
+    else:
+        writer.close()
+    with contextlib.suppress(Exception):
+        await writer.wait_closed()
+
+
 def _frame_summary(payload: bytes) -> tuple[str | None, str | None, int | None, str | None]:
     try:
         frame = msgpack.unpackb(payload, raw=False, strict_map_key=False)
@@ -109,6 +119,7 @@ class FaultProxy:
         self._flowing = asyncio.Event()
         self._flowing.set()
         self._server: asyncio.Server | None = None
+        self._handlers: set[asyncio.Task[Any]] = set()  # Server.wait_closed (3.11) does not wait for them
 
     # -- life
 
@@ -128,6 +139,8 @@ class FaultProxy:
         if self._server is not None:
             self._server.close()
         self.cut()
+        if self._handlers:
+            await asyncio.wait(self._handlers, timeout=5)
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
@@ -184,16 +197,20 @@ class FaultProxy:
     # -- forwarding
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
         peer: Any = writer.get_extra_info("peername")
         if self.refusing:
             self.refused += 1
-            _abort(writer)
+            await _close(writer)
             return
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
         except OSError:
             self.refused += 1
-            _abort(writer)
+            await _close(writer)
             return
         self.accepted += 1
         link = _Link(int(peer[1]), writer, up_writer)
@@ -207,9 +224,7 @@ class FaultProxy:
             if self.links.get(link.client_port) is link:
                 del self.links[link.client_port]
             for w in (writer, up_writer):
-                w.close()
-                with contextlib.suppress(Exception):
-                    await w.wait_closed()
+                await _close(w, abort=False)
 
     async def _upstream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Client to server: bytes as they come, unless blackholed."""
