@@ -406,11 +406,17 @@ COLUMNS = ("ops", "acked", "logged", "lost", "dup", "order", "diverged", "recove
            "catchup_p50_ms", "catchup_p99_ms", "rss_mb", "seconds")
 
 
+def _scenario_order(row: Mapping[str, Any]) -> tuple[int, str]:
+    """Scenarios are named "<issue number> <what>": sort by the number, then the name."""
+    first = str(row["scenario"]).split(" ", 1)[0]
+    return (int(first) if first.isdigit() else 10**6, str(row["scenario"]))
+
+
 def markdown(path: Path = RESULTS) -> str:
     """The latest figures as the rows of docs/reliability.md's table."""
     rows = [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
     out = ["| scenario | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
-    for r in sorted(rows, key=lambda r: str(r["scenario"])):
+    for r in sorted(rows, key=_scenario_order):
         out.append(f"| {r['scenario']} | " + " | ".join(_fmt(round(r[c]) if isinstance(r[c], float) else r[c])
                                                        for c in COLUMNS) + " |")
     return "\n".join(out)
