@@ -133,6 +133,7 @@ class Ledger:
     reconnects: list[Reconnect] = field(default_factory=list)
     closes: list[tuple[int | None, str]] = field(default_factory=list)
     resends: int = 0
+    failed_connects: int = 0  # connections refused, reset or not answered before a welcome
 
     def violation(self, what: str, kind: str = "protocol") -> None:
         self.violations.append((kind, what))
@@ -378,6 +379,7 @@ class Tablet:
                                    ping_interval=self.ping_interval, ping_timeout=self.ping_interval,
                                    **await self._socket(endpoint.ws_url))
             except (OSError, InvalidHandshake, InvalidURI, TimeoutError):
+                self.ledger.failed_connects += 1
                 self.url_index += 1
                 attempt += 1
                 lost_at = lost_at or record.started
