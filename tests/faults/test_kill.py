@@ -23,10 +23,10 @@ async def test_sigkill_mid_burst_fails_over_to_the_other_process(make_world: Mak
     await fac.start_activity("a1")
     await fac.open_poll("p1", ["ja", "nej", "blank"])
     victim = world.servers[0]
-    on_victim = [t for t in world.everyone if t.endpoints[0] is world.proxies[0]]
     load = asyncio.ensure_future(workload.run(tablets, mixed((3, brainstorm), (1, ballot("p1", 3))),
                                               seconds(14), rate=4.0))
     await asyncio.sleep(seconds(5))
+    on_victim = [t for t in world.everyone if t.ledger.reconnects[-1].url == world.proxies[0].ws_url]
     in_flight = sum(len(t.outbox) for t in on_victim)
     await asyncio.to_thread(victim.kill)
     await load
