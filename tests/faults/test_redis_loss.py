@@ -21,6 +21,7 @@ from faults.world import MakeWorld
 from support import workload
 from support.client import Device
 from support.folds import fold_state
+from support.oracle import Figures, _check_effort, report
 from support.processes import RedisServer
 from support.workload import brainstorm, seconds
 
@@ -92,3 +93,8 @@ async def test_redis_restarted_empty_moves_everyone_to_one_new_epoch(make_world:
     for t in tablets:
         shown = [fold_state(t.table_room, v.welcome["rooms"][t.table_room]["state"]).normal() for v in views]
         assert shown[0] == shown[1] == t.folds[t.table_room].normal(), t.name
+    fig = Figures("8b Redis restarted empty", ops=sum(t.ledger.submitted for t in tablets),
+                  acked=sum(len(t.ledger.acked) for t in tablets), logged=len(logged), pending=0,
+                  extra={"acked_after_loss": len(late), "epochs": len(before | after)})
+    _check_effort(fig, tablets)
+    report(fig)
