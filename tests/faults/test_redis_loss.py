@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 
 import pytest
@@ -49,15 +48,6 @@ async def test_redis_sigkilled_with_aof_loses_no_acked_command(make_world: MakeW
     assert len(epochs) == 1 and {t.epochs.get(t.table_room) for t in tablets} == epochs, "the epoch stays"
 
 
-def wipe(redis: RedisServer) -> None:
-    """SIGKILL and delete the data directory's files: Redis comes back on the same port, empty."""
-    redis.kill()
-    for path in redis.workdir.iterdir():
-        if path.name.startswith("appendonly") or path.suffix == ".rdb":
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-    redis.start()
-
-
 @pytest.mark.slow
 async def test_redis_restarted_empty_moves_everyone_to_one_new_epoch(make_world: MakeWorld,
                                                                      redis_server: RedisServer) -> None:
@@ -69,7 +59,7 @@ async def test_redis_restarted_empty_moves_everyone_to_one_new_epoch(make_world:
     load = asyncio.ensure_future(workload.run(tablets, brainstorm, seconds(12), rate=3.0))
     await asyncio.sleep(seconds(4))
     wiped_at = time.monotonic()
-    await asyncio.to_thread(wipe, redis_server)
+    await asyncio.to_thread(redis_server.restart_empty)
     await load
     for t in world.everyone:  # every outbox answered, every device at the new heads
         assert await t.drained(60) and await t.caught_up(await world.heads(), 30)

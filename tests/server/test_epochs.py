@@ -7,7 +7,6 @@ Each test runs its own redis-server (not the session's), because it deletes that
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +34,6 @@ async def health(url: str) -> dict[str, Any]:
         return answer
 
 
-def wipe(redis: RedisServer) -> None:
-    """SIGKILL redis and delete its append-only file: it comes back on the same port, empty."""
-    redis.kill()
-    for path in redis.workdir.iterdir():
-        if path.name.startswith("appendonly") or path.suffix == ".rdb":
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-    redis.start()
-
-
 async def test_redis_restarted_empty_moves_devices_to_a_restored_epoch(servers: Any, tmp_path: Path) -> None:
     """Two processes on a Redis that comes back empty: every device is closed with 1012, its old
     epoch gets snapshots that still hold every note acked before (restored from the processes'
@@ -66,7 +56,7 @@ async def test_redis_restarted_empty_moves_devices_to_a_restored_epoch(servers: 
         assert before["table:1"] and before == b.epochs()
         since_a, since_b = a.since(), b.since()
 
-        await asyncio.to_thread(wipe, redis)
+        await asyncio.to_thread(redis.restart_empty)
         closes = await asyncio.gather(a.wait_closed(15), b.wait_closed(15), fac.wait_closed(15))
         assert {c.code for c in closes} == {1012}, closes
 

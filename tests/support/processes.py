@@ -163,6 +163,15 @@ class RedisServer:
             self.proc.kill()
         _reap(self.proc, 5.0)
 
+    def restart_empty(self, timeout: float = 10.0) -> Self:
+        """SIGKILL, delete the data files, start again on the same port: Redis back with nothing
+        (a Redis without persistence that crashed, or a lost disk)."""
+        self.kill()
+        for path in self.workdir.iterdir():
+            if path.name.startswith("appendonly") or path.suffix == ".rdb":
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        return self.start(timeout)
+
     def restart(self, timeout: float = 10.0) -> Self:
         """Stop if running, then start on the same port and dir so the same URL sees the AOF data."""
         self.stop()
