@@ -43,6 +43,7 @@ import json
 import math
 import os
 import random
+import re
 import resource
 import secrets
 import shutil
@@ -245,6 +246,7 @@ class Stack:
         self.ports: list[int] = []
         self.db: Path | None = None
         self.runs = 0
+        self.keep_logs = False  # set when a server logged errors: its log is evidence
 
     # -- redis
     def start_redis(self) -> None:
@@ -336,13 +338,19 @@ class Stack:
     def server_pids(self) -> list[int]:
         return [p.pid for p in self.servers]
 
-    def server_errors(self) -> int:
-        """ERROR lines the servers logged in this workload (a clean run has none)."""
+    def server_errors(self) -> tuple[int, list[str]]:
+        """ERROR lines the servers logged in this workload (a clean run has none), and the most
+        frequent distinct ones with numbers folded, so that a report says what went wrong."""
+        lines: Counter[str] = Counter()
         n = 0
         for port in self.ports:
             with contextlib.suppress(OSError):
-                n += (self.work / f"server-{self.runs}-{port}.log").read_text(errors="replace").count(" ERROR ")
-        return n
+                text = (self.work / f"server-{self.runs}-{port}.log").read_text(errors="replace")
+                for line in text.splitlines():
+                    n += " ERROR " in line
+                    if " ERROR " in line or "Error: " in line or "Exception: " in line:
+                        lines[re.sub(r"\d+", "N", line.split(" ERROR ", 1)[-1])[:200]] += 1
+        return n, [f"{v} x {k}" for k, v in lines.most_common(6)]
 
     def stop_servers(self) -> None:
         for p in self.servers:
@@ -416,6 +424,8 @@ class Conn(asyncio.Protocol):
                     self.bench.on_frame(self.dev, ev.data)
                 elif ev.opcode is Opcode.CLOSE:
                     self.bench.closed_by_server += 1
+                    code = int.from_bytes(ev.data[:2], "big") if len(ev.data) >= 2 else 1005
+                    self.bench.closes[f"{self.dev.role} {code}"] += 1
                 elif ev.opcode is Opcode.TEXT:
                     self.bench.text_frames += 1
             elif not self.opened.done():       # the handshake's answer
@@ -503,6 +513,7 @@ class Bench:
         self.seq_gap = self.seq_back = self.acks = self.own_echo = self.unparsed = 0
         self.closed_by_server = self.conns_lost = self.send_errors = self.text_frames = 0
         self.errs: Counter[str] = Counter()
+        self.closes: Counter[str] = Counter()  # "<role> <close code>"
         self.join_retries = 0
         # tables
         self.sent_rkey: list[int] = []
@@ -699,7 +710,8 @@ class Bench:
     def checks(self) -> dict[str, Any]:
         """The protocol checks of the whole workload: each must be 0 but acks."""
         return {"seq_gaps": self.seq_gap, "seq_back": self.seq_back, "err_frames": sum(self.errs.values()),
-                "errs": dict(self.errs), "closed_by_server": self.closed_by_server, "conns_lost": self.conns_lost,
+                "errs": dict(self.errs), "closed_by_server": self.closed_by_server,
+                "closes": dict(self.closes), "conns_lost": self.conns_lost,
                 "send_errors": self.send_errors, "unparsed": self.unparsed, "join_retries": self.join_retries,
                 "acks": self.acks}
 
@@ -1088,10 +1100,15 @@ async def run_workload(workload: str, a: argparse.Namespace, stack: Stack) -> di
             for lane in lanes:
                 lane.close()
         await asyncio.sleep(0.2)
-        errors = stack.server_errors()
         stack.stop_servers()
-    res.update(checks=b.checks(), server_error_lines=errors, load_average_before=load0,
-               load_average_after=load_average())
+        errors, samples = stack.server_errors()
+    if errors:
+        stack.keep_logs = True
+        print(f"  the servers logged {errors} error lines; the most frequent:", flush=True)
+        for line in samples:
+            print(f"    {line}", flush=True)
+    res.update(checks=b.checks(), server_error_lines=errors, server_error_samples=samples,
+               load_average_before=load0, load_average_after=load_average())
     return res
 
 
@@ -1165,8 +1182,9 @@ def table_rows(results: dict[str, Any], a: argparse.Namespace) -> list[tuple[str
             rows.append((w, "other processes' CPU %, median / max of the measured intervals",
                          f"{fmt(statistics.median(foreign[w]))} / {fmt(max(foreign[w]))}" if foreign[w] else "–"))
             c = r["checks"]
+            closes = f" ({', '.join(f'{k}: {v}' for k, v in sorted(c['closes'].items()))})" if c["closes"] else ""
             rows.append((w, "seq gaps / err frames / closed by server / server ERROR lines",
-                         f"{c['seq_gaps'] + c['seq_back']} / {c['err_frames']} / {c['closed_by_server']} / "
+                         f"{c['seq_gaps'] + c['seq_back']} / {c['err_frames']} / {c['closed_by_server']}{closes} / "
                          f"{r['server_error_lines']}"))
     return rows
 
@@ -1290,8 +1308,17 @@ def raise_nofile() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
+    # Ctrl-C and a plain `kill PID` both end the run through the `finally` below, which stops every
+    # process the bench started (a background job would otherwise ignore SIGINT, and SIGTERM would
+    # leave the servers running).
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
     nofile = raise_nofile()
     need = max(a.counts) + 200 if "idle" in a.workload_list else 0
     if nofile < need:
@@ -1337,7 +1364,7 @@ def main(argv: list[str] | None = None) -> int:
         rc = 1
     finally:
         stack.stop_all()
-        if (a.keep or rc) and rc != 130:
+        if (a.keep or rc or stack.keep_logs) and rc != 130:
             print(f"bench: stores and server logs kept in {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
