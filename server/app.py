@@ -37,6 +37,7 @@ from .connection import RateLimit
 from .export import assembly_export
 from .hub import Hub
 from .limits import AddressLimits, client_address
+from .logs import quiet_socket_lines
 from .settings import Settings, from_env
 from .store.base import Store, open_store
 from .tokens import Claims, Tokens, device_label
@@ -273,6 +274,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         store = open_store(settings.db, settings.redis)
         await store.start()
         tokens = Tokens(await signing_secret(store, settings))
+        quiet_socket_lines()
         hub = Hub(store, settings)
         await hub.open_epoch()
         hub.on_history_lost = functools.partial(restore_registry, store, hub, settings, tokens)

@@ -77,6 +77,7 @@ class LiveRoom:
     uncarried: deque[Record] = field(default_factory=deque)
     carrier: asyncio.Task[None] | None = None
     recent: deque[dict[str, Any]] = field(default_factory=deque)  # bounded by Settings.history
+    shared_view: tuple[int, dict[str, Any]] | None = None  # hall only: (seq, view), the same for everyone
 
 
 @dataclass
@@ -273,9 +274,15 @@ class Hub:
     async def _jump_to_snapshot(self, room: LiveRoom) -> bool:
         """The log has nothing after this room's seq yet its head is further on: another process
         restored the room from further ahead (see `Store.restore`). Take that snapshot, and send
-        this room's devices to a fresh welcome. True if the room moved."""
+        this room's devices to a fresh welcome. True if catch_up should read again (the room
+        moved, or there was no hole after all)."""
         if await self.store.head(room.key) <= room.seq:
             return False
+        # The read that found nothing may just have come before an append that the head read
+        # came after: read again, now that the head says there is more.
+        again = await self.store.read(room.key, room.seq, 1)
+        if again and decode_record(again[0]).seq == room.seq + 1:
+            return True  # no hole: catch_up reads on
         snap = await self.store.snapshot(room.key)
         if snap is None or snap[0] <= room.seq:
             log.error("room %s: the log skips from %s to its head with no snapshot to bridge it", room.key, room.seq)
@@ -564,7 +571,18 @@ class Hub:
             recent = room.recent
             if recent and recent[0]["seq"] <= since + 1 and room.seq - since <= self.settings.history:
                 return part | {"events": [f for f in recent if f["seq"] > since]}
-        return part | {"state": room.model.view(actor)}
+        return part | {"state": self._view(room, actor)}
+
+    @staticmethod
+    def _view(room: LiveRoom, actor: Actor) -> dict[str, Any]:
+        """A room's snapshot for `actor`. The hall's is the same for every device, so it is built
+        once per seq, not once per welcome: a hall reconnecting at once asks for it hundreds of
+        times at the same seq."""
+        if room.name != HALL:
+            return room.model.view(actor)
+        if room.shared_view is None or room.shared_view[0] != room.seq:
+            room.shared_view = (room.seq, room.model.view(actor))
+        return room.shared_view[1]
 
     # -- revoked devices -----------------------------------------------------------------------------
 

@@ -4,6 +4,11 @@ SQLite calls block, so they run on a single worker thread with one connection: t
 never waits on the disk, and one writer means transactions never contend. `synchronous=NORMAL`
 in WAL mode makes a committed transaction survive a crash of the process (the protocol's
 promise); `SAMLING_SQLITE_SYNC=FULL` also survives the machine losing power, at a cost per write.
+
+Writes are group-committed: every write asked for while the worker is busy waits for the next
+batch, and a batch is one transaction with a savepoint per write (a write that fails is rolled
+back alone). Nobody hears "done" before the batch's COMMIT, so an ack still means stored; what a
+busy hall saves is a thread hand-over and a commit per note (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ class SqliteStore(Store):
         self.path = path
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="samling-sqlite")
         self._db: sqlite3.Connection | None = None
+        self._writes: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._writing = False
 
     # -- plumbing
     def _open(self) -> None:
@@ -76,7 +83,55 @@ class SqliteStore(Store):
         return out
 
     async def _tx_async(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._run(self._tx, fn)
+        """Run `fn` in the next batch of writes (see the module docstring); its result once the
+        batch is committed."""
+        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._writes.append((fn, done))
+        if not self._writing:
+            self._writing = True
+            asyncio.get_running_loop().create_task(self._write_batches())
+        return await done
+
+    async def _write_batches(self) -> None:
+        try:
+            while self._writes:
+                batch, self._writes = self._writes, []
+                try:
+                    outcomes = await self._run(self._batch, [fn for fn, _ in batch])
+                except BaseException as e:  # the COMMIT itself failed: nothing of the batch is kept
+                    outcomes = [(False, e)] * len(batch)
+                for (_, done), (ok, value) in zip(batch, outcomes, strict=True):
+                    if not done.done():
+                        done.set_result(value) if ok else done.set_exception(value)
+        finally:
+            self._writing = False
+
+    def _batch(self, fns: list[Callable[[sqlite3.Connection], Any]]) -> list[tuple[bool, Any]]:
+        """One transaction, a savepoint per write, on the worker thread."""
+        db = self._db
+        assert db is not None, "SqliteStore.start() was not awaited"
+        if len(fns) == 1:
+            try:
+                return [(True, self._tx(fns[0]))]
+            except Exception as e:
+                return [(False, e)]
+        outcomes: list[tuple[bool, Any]] = []
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for fn in fns:
+                db.execute("SAVEPOINT write")
+                try:
+                    outcomes.append((True, fn(db)))
+                    db.execute("RELEASE write")
+                except Exception as e:
+                    db.execute("ROLLBACK TO write")
+                    db.execute("RELEASE write")
+                    outcomes.append((False, e))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return outcomes
 
     async def start(self) -> None:
         await self._run(self._open)

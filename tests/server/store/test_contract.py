@@ -8,6 +8,7 @@ surviving a killed pub/sub connection). Nothing is mocked.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -569,3 +570,33 @@ async def test_redis_start_fails_loudly_when_redis_is_unreachable() -> None:
     with pytest.raises(redis.ConnectionError):
         await store.start()
     await store.close()  # harmless after a failed start
+
+
+async def test_sqlite_writes_asked_at_once_are_one_commit_and_fail_alone(tmp_path: Path) -> None:
+    """Group commit: appends asked for together each get their own outcome (a stale one conflicts,
+    a duplicate key is a duplicate) and one write that raises fails alone; what was acked is kept."""
+    path = tmp_path / "batch.db"
+    store = SqliteStore(str(path))
+    await store.start()
+    try:
+        results = await asyncio.gather(
+            store.append("r", 0, [b"a"], key="k1"),
+            store.append("r", 0, [b"b"], key="k2"),  # stale by then: a conflict
+            store.append("s", 0, [b"c"], key="k3"),
+            store.create_assembly("a1", {"id": "a1"}, {}),
+            store.create_assembly("a1", {"id": "a1"}, {}),  # the same id: raises, and only here
+            store.append("s", 1, [b"d"], key="k3"),
+            return_exceptions=True)
+        assert results[0] == Appended(Outcome.OK, 1) and results[1] == Appended(Outcome.CONFLICT, 1)
+        assert results[2] == Appended(Outcome.OK, 1) and results[3] is True
+        assert isinstance(results[4], sqlite3.IntegrityError)
+        assert results[5] == Appended(Outcome.DUPLICATE, 1)
+    finally:
+        await store.close()
+    again = SqliteStore(str(path))
+    await again.start()
+    try:
+        assert await again.read("r", 0) == [b"a"] and await again.read("s", 0) == [b"c"]
+        assert await again.assembly("a1") == {"id": "a1"}
+    finally:
+        await again.close()
