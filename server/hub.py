@@ -42,6 +42,8 @@ READ_BATCH = 1000
 MAX_ATTEMPTS = 16
 BACKOFF_AFTER = 3  # attempts; then a short random pause, so two processes racing on one room stop colliding
 TALLY_INTERVAL = 0.05  # s: at most ~20 tallies a second per poll
+TALLY_QUIET = 0.02  # s with no new ballot: the burst is over, publish now
+TALLY_COST = 0.0001  # s between tallies per device in the hall: each tally goes to every one of them
 
 
 class Subscriber(Protocol):
@@ -70,6 +72,7 @@ class LiveRoom:
     loaded: asyncio.Event = field(default_factory=asyncio.Event)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     subscribers: set[Subscriber] = field(default_factory=set)
+    front: set[Subscriber] = field(default_factory=set)  # the displays and facilitators among them: served first
     pending: dict[int, Record] = field(default_factory=dict)  # arrived ahead of a gap
     # hall only: (table, op) -> the newest hall seq of that op for that table; and the hall
     # events still to check, oldest first (see Hub._carry)
@@ -83,7 +86,8 @@ class LiveRoom:
 @dataclass
 class _Pacer:
     dirty: bool = False
-    last: float = 0.0
+    last: float = 0.0  # when the last tally went out (monotonic)
+    changed: float = 0.0  # when the last ballot came in
     task: asyncio.Task[None] | None = None
 
 
@@ -236,8 +240,12 @@ class Hub:
         room.recent.append(frame)
         if room.subscribers:
             data = pack(frame)
-            for sub in list(room.subscribers):
+            front = room.front
+            for sub in list(front):  # the big screen first: a tally reaches 2,000 tablets after it
                 sub.deliver(data)
+            for sub in list(room.subscribers):
+                if sub not in front:
+                    sub.deliver(data)
         if record.seq % self.settings.snapshot_every == 0:
             self._spawn(self._save_snapshot(room, record.seq, pack(room.model.dump())))
 
@@ -295,6 +303,7 @@ class Hub:
         for sub in list(room.subscribers):
             sub.close_soon(CLOSE_RESTORED, "the server restored its store: reconnect")
         room.subscribers.clear()
+        room.front.clear()
         return True
 
     async def catch_up_all(self) -> None:
@@ -353,6 +362,7 @@ class Hub:
             for sub in list(room.subscribers):
                 sub.close_soon(CLOSE_RESTORED, "the server restored its store: reconnect")
             room.subscribers.clear()
+            room.front.clear()
 
     async def _save_snapshot(self, room: LiveRoom, seq: int, blob: bytes) -> None:
         await self.store.save_snapshot(room.key, seq, blob)
@@ -522,14 +532,23 @@ class Hub:
         """Publish the poll's tally soon: at most one per TALLY_INTERVAL, always one after the last ask."""
         pacer = self._pacers.setdefault(poll_key(room.assembly, poll), _Pacer())
         pacer.dirty = True
+        pacer.changed = time.monotonic()
         if pacer.task is None or pacer.task.done():
             pacer.task = asyncio.get_running_loop().create_task(self._pace(room, poll, pacer))
 
     async def _pace(self, room: LiveRoom, poll: str, pacer: _Pacer) -> None:
+        """While ballots pour in, a tally every `spread` seconds: 50 ms in a hall of a few hundred,
+        longer in a bigger one (each tally is a frame to every device in the hall, and 20 a second
+        to 2,000 devices would starve the ballots themselves). Once they stop for TALLY_QUIET, the
+        tally goes out at once (never sooner than TALLY_INTERVAL after the last), so the big
+        screen shows the last vote within tens of milliseconds whatever the size of the hall."""
         while pacer.dirty:
-            wait = pacer.last + TALLY_INTERVAL - time.monotonic()
+            spread = min(1.0, max(TALLY_INTERVAL, len(room.subscribers) * TALLY_COST))
+            due = max(pacer.last + TALLY_INTERVAL, min(pacer.last + spread, pacer.changed + TALLY_QUIET))
+            wait = due - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
+                continue  # a ballot may have come in meanwhile: work out when again
             pacer.dirty = False
             try:
                 await self._tally(room, poll)

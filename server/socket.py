@@ -115,6 +115,7 @@ class Session:
         finally:
             for room in self.rooms.values():
                 room.subscribers.discard(self.outbox)
+                room.front.discard(self.outbox)
             if self.claims is not None:
                 self.hub.disconnected(self.claims.assembly, self.claims.actor, self.outbox)
             if self.outbox.closing is not None and not writer.done():
@@ -197,6 +198,8 @@ class Session:
         self.reply(welcome)
         for room in rooms:
             room.subscribers.add(self.outbox)
+            if actor.role in (Role.DISPLAY, Role.FACILITATOR):
+                room.front.add(self.outbox)
             self.rooms[room.name] = room
         self.claims = claims
         self.hub.connected(claims.assembly, actor, self.outbox)

@@ -11,6 +11,7 @@ nor the other way round, since the salts differ.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ ORGANISER = "organiser"
 LABEL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # the join codes' alphabet: no 0/O, 1/I
 
 
+@functools.lru_cache(maxsize=65536)
 def device_label(device: str) -> str:
     """Four characters a person can read off a tablet and find on the facilitator's list (to
     remove a device that should not be there). Derived from the device id, never the id itself:

@@ -14,6 +14,11 @@ up from the durable logs (the streams), which lose nothing.
 
 Durability is Redis's: a write is acknowledged once Redis has it in memory, and it survives a
 Redis restart only with the append-only file on (`start()` warns when it is not).
+
+The scripts of many rooms and ballots asked for at once go to Redis together: one pipeline (no
+MULTI: each script is atomic by itself, and each caller gets its own answer) instead of a pooled
+connection, a write and a read each. A busy hall costs Redis's client library a fraction of the
+CPU it would otherwise (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -29,8 +34,10 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
+from redis.driver_info import DriverInfo
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .base import Appended, BoxChange, CastOutcome, Count, Outcome, Store, _union, split_ack
@@ -175,6 +182,8 @@ redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'blob', ARGV[2])
 return 1
 """
 
+DRIVER = DriverInfo()
+
 _CONNECTION_LOST = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
@@ -202,8 +211,14 @@ class RedisStore(Store):
     connect_timeout = 5.0
     command_timeout = 30.0
 
+    #: pipelines of batched script calls in flight at once, and the most calls in one
+    pipelines = 4
+    batch_max = 256
+
     def __init__(self, url: str, prefix: str = "samling:") -> None:
         super().__init__()
+        self._calls: deque[tuple[AsyncScript, list[Any], list[Any], asyncio.Future[Any]]] = deque()
+        self._flushers = 0
         self.url = url
         self.prefix = prefix
         self._channel_prefix = f"{prefix}room:".encode()
@@ -240,9 +255,12 @@ class RedisStore(Store):
         # left in the pool would fail one command with "Connection closed by server".
         # A blocking pool: a burst (a whole hall reconnecting after a WiFi drop) waits for a free
         # connection instead of failing with "Too many connections".
+        # driver_info made once: redis-py otherwise looks its own version up in the installed
+        # packages' metadata for every new connection (a millisecond each, and a reconnecting
+        # hall opens up to 200 at once).
         pool = BlockingConnectionPool.from_url(
             self.url, max_connections=200, timeout=10, decode_responses=False, retry=retry, protocol=2,
-            socket_connect_timeout=self.connect_timeout, socket_timeout=self.command_timeout)
+            socket_connect_timeout=self.connect_timeout, socket_timeout=self.command_timeout, driver_info=DRIVER)
         return Redis.from_pool(pool)  # the client owns the pool and closes it with itself
 
     # -- life
@@ -404,7 +422,7 @@ class RedisStore(Store):
             box.action if box is not None else "", box.options if box is not None else 0,
             box.version if box is not None else 0, f":{digest}" if digest else "", *blobs,
         ]
-        outcome, seq = await self._append(keys=keys, args=args)
+        outcome, seq = await self._batched(self._append, keys, args)
         return Appended(Outcome(_text(outcome)), *split_ack(_text(seq)))
 
     async def acked(self, room: str, key: str) -> tuple[int, str] | None:
@@ -426,7 +444,7 @@ class RedisStore(Store):
     async def cast(self, poll: str, device: str, choice: int, key: str) -> CastOutcome:
         keys = [self._key("box", poll), self._key("ballots", poll), self._key("bkeys", poll),
                 self._key("bchoices", poll)]
-        return CastOutcome(_text(await self._cast(keys=keys, args=[device, choice, key])))
+        return CastOutcome(_text(await self._batched(self._cast, keys, [device, choice, key])))
 
     async def ballot(self, poll: str, device: str) -> int | None:
         choice = await self._r.hget(self._key("ballots", poll), device)
@@ -439,6 +457,52 @@ class RedisStore(Store):
             return Count([], 0, 0, False)
         counts = [int(box.get(f"c{i}".encode(), 0)) for i in range(int(box[b"options"]))]
         return Count(counts, int(box.get(b"voters", 0)), int(box.get(b"version", 0)), box.get(b"open") == b"1")
+
+    # -- batching script calls
+    async def _batched(self, script: AsyncScript, keys: list[Any], args: list[Any]) -> Any:
+        """Run `script` in the next pipeline; its own answer (or error)."""
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._calls.append((script, keys, args, done))
+        if self._flushers < self.pipelines:
+            self._flushers += 1
+            asyncio.get_running_loop().create_task(self._flush())
+        return await done
+
+    async def _flush(self) -> None:
+        try:
+            while self._calls:
+                batch = [self._calls.popleft() for _ in range(min(self.batch_max, len(self._calls)))]
+                try:
+                    answers = await self._pipeline(batch)
+                except BaseException as e:  # the connection failed: every caller hears it (server_busy)
+                    answers = [e] * len(batch)
+                for (_, _, _, done), answer in zip(batch, answers, strict=True):
+                    if not done.done():
+                        if isinstance(answer, BaseException):
+                            done.set_exception(answer)
+                        else:
+                            done.set_result(answer)
+        finally:
+            self._flushers -= 1
+
+    async def _pipeline(self, batch: list[tuple[AsyncScript, list[Any], list[Any], Any]]) -> list[Any]:
+        """EVALSHA each call in one round trip; a script Redis does not know (it restarted) is
+        loaded and its calls run again (a refused EVALSHA ran nothing)."""
+        async with self._r.pipeline(transaction=False) as pipe:
+            for script, keys, args, _ in batch:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            answers: list[Any] = await pipe.execute(raise_on_error=False)
+        missing = [i for i, a in enumerate(answers) if isinstance(a, NoScriptError)]
+        if missing:
+            for script in {batch[i][0] for i in missing}:
+                script.sha = _text(await self._r.script_load(script.script))
+            async with self._r.pipeline(transaction=False) as pipe:
+                for i in missing:
+                    script, keys, args, _ = batch[i]
+                    pipe.evalsha(script.sha, len(keys), *keys, *args)
+                for i, answer in zip(missing, await pipe.execute(raise_on_error=False), strict=True):
+                    answers[i] = answer
+        return answers
 
     # -- fan-out
     async def _subscribe(self, room: str) -> None:
