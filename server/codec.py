@@ -62,6 +62,19 @@ def _too_deep(obj: Any, limit: int = MAX_DEPTH) -> bool:
     return False
 
 
+def pack_map(items: list[tuple[str, bytes]]) -> bytes:
+    """A MessagePack map from keys and values that are packed already, so a part that many frames
+    share (the hall's snapshot in every welcome of a reconnecting hall) is packed once."""
+    n = len(items)
+    if n < 16:
+        head = bytes([0x80 | n])
+    elif n < 1 << 16:
+        head = b"\xde" + n.to_bytes(2, "big")
+    else:
+        head = b"\xdf" + n.to_bytes(4, "big")
+    return head + b"".join(pack(key) + value for key, value in items)
+
+
 def unpack_frame(data: bytes) -> dict[str, Any]:
     """One client frame, which must be a map with string keys, nested at most MAX_DEPTH deep."""
     try:

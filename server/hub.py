@@ -81,6 +81,7 @@ class LiveRoom:
     carrier: asyncio.Task[None] | None = None
     recent: deque[dict[str, Any]] = field(default_factory=deque)  # bounded by Settings.history
     shared_view: tuple[int, dict[str, Any]] | None = None  # hall only: (seq, view), the same for everyone
+    shared_part: tuple[tuple[int, str], bytes] | None = None  # hall only: ((seq, epoch), packed welcome part)
 
 
 @dataclass
@@ -591,6 +592,17 @@ class Hub:
             if recent and recent[0]["seq"] <= since + 1 and room.seq - since <= self.settings.history:
                 return part | {"events": [f for f in recent if f["seq"] > since]}
         return part | {"state": self._view(room, actor)}
+
+    def resume_packed(self, room: LiveRoom, actor: Actor, since: Any, epoch: Any = None) -> bytes:
+        """`resume`, packed; the hall's snapshot part is the same for every device at one seq, so
+        it is packed once per seq."""
+        part = self.resume(room, actor, since, epoch)
+        if room.name != HALL or "state" not in part:
+            return pack(part)
+        at = (room.seq, self.epoch)
+        if room.shared_part is None or room.shared_part[0] != at:
+            room.shared_part = (at, pack(part))
+        return room.shared_part[1]
 
     @staticmethod
     def _view(room: LiveRoom, actor: Actor) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from rooms import Code, Refused
 from rooms.actors import Role
 from rooms.room import kind_of
 
-from .codec import BadFrame, pack, unpack_frame
+from .codec import BadFrame, pack, pack_map, unpack_frame
 from .connection import (
     CLOSE_AUTH,
     CLOSE_BAD_FRAME,
@@ -188,14 +188,12 @@ class Session:
         epochs = frame.get("epochs") if isinstance(frame.get("epochs"), dict) else {}
         assert isinstance(since, dict) and isinstance(epochs, dict)
         # From here to subscribing, no await: the welcome and the live events meet at one seq.
-        welcome = {
-            "t": "welcome", "now": self.hub.now(), "votes": votes,
-            "you": {"device": actor.device, "role": str(actor.role), "table": actor.table,
-                    "assembly": claims.assembly, "label": device_label(actor.device)},
-            "rooms": {room.name: self.hub.resume(room, actor, since.get(room.name), epochs.get(room.name))
-                      for room in rooms},
-        }
-        self.reply(welcome)
+        you = {"device": actor.device, "role": str(actor.role), "table": actor.table, "assembly": claims.assembly,
+               "label": device_label(actor.device)}
+        parts = [(room.name, self.hub.resume_packed(room, actor, since.get(room.name), epochs.get(room.name)))
+                 for room in rooms]
+        self.outbox.deliver(pack_map([("t", pack("welcome")), ("now", pack(self.hub.now())), ("votes", pack(votes)),
+                                      ("you", pack(you)), ("rooms", pack_map(parts))]))
         for room in rooms:
             room.subscribers.add(self.outbox)
             if actor.role in (Role.DISPLAY, Role.FACILITATOR):
