@@ -301,11 +301,17 @@ class Hub:
         room.recent.clear()
         room.pending = {seq: r for seq, r in room.pending.items() if seq > room.seq}
         self.stats["snapshot_loads"] += 1
+        self._send_away(room)
+        return True
+
+    @staticmethod
+    def _send_away(room: LiveRoom) -> None:
+        """Close every socket of a room whose past its devices can no longer be given as events:
+        they come back with a fresh welcome (a snapshot)."""
         for sub in list(room.subscribers):
             sub.close_soon(CLOSE_RESTORED, "the server restored its store: reconnect")
         room.subscribers.clear()
         room.front.clear()
-        return True
 
     async def catch_up_all(self) -> None:
         """After the fan-out was down: check the store still has its history, then read what
@@ -360,10 +366,7 @@ class Hub:
                 self.rooms.pop(room.key, None)
                 await self.store.unlisten(room.key, self._on_blob)
         for room in moved:  # only now: a device that comes straight back finds every room restored
-            for sub in list(room.subscribers):
-                sub.close_soon(CLOSE_RESTORED, "the server restored its store: reconnect")
-            room.subscribers.clear()
-            room.front.clear()
+            self._send_away(room)
 
     async def _save_snapshot(self, room: LiveRoom, seq: int, blob: bytes) -> None:
         await self.store.save_snapshot(room.key, seq, blob)
