@@ -10,20 +10,13 @@ out of order, every device's fold equal to the server's.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-import httpx
 import pytest
 import redis.asyncio as aioredis
 from faults.world import MakeWorld
 from support import workload
+from support.client import healthz
 from support.workload import brainstorm, seconds
-
-
-async def healthz(url: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(trust_env=False, timeout=5) as http:
-        answer: dict[str, Any] = (await http.get(f"{url}/healthz")).json()
-        return answer
 
 
 @pytest.mark.slow

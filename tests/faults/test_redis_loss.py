@@ -16,26 +16,33 @@ import asyncio
 import time
 
 import pytest
-from faults.world import MakeWorld
+from faults.world import MakeWorld, World
 from support import workload
 from support.client import Device
 from support.folds import fold_state
 from support.oracle import Figures, _check_effort, report
 from support.processes import RedisServer
+from support.tablets import Tablet
 from support.workload import brainstorm, seconds
 
 from server.codec import decode_record
 
 
-@pytest.mark.slow
-async def test_redis_sigkilled_with_aof_loses_no_acked_command(make_world: MakeWorld,
-                                                                redis_server: RedisServer) -> None:
+async def busy_hall(make_world: MakeWorld) -> tuple[World, list[Tablet], asyncio.Future[int]]:
+    """Two processes, 3 tables of 4 tablets brainstorming for 12 s; returns 4 s into it."""
     world = await make_world(tables=3, processes=2)
     fac = await world.with_facilitator()
     tablets = await world.join(per_table=4)
     await fac.start_activity("a1")
     load = asyncio.ensure_future(workload.run(tablets, brainstorm, seconds(12), rate=3.0))
     await asyncio.sleep(seconds(4))
+    return world, tablets, load
+
+
+@pytest.mark.slow
+async def test_redis_sigkilled_with_aof_loses_no_acked_command(make_world: MakeWorld,
+                                                                redis_server: RedisServer) -> None:
+    world, tablets, load = await busy_hall(make_world)
     acked_before = sum(len(t.ledger.acked) for t in tablets)
     await asyncio.to_thread(redis_server.kill)
     await asyncio.sleep(1.0)  # tablets keep writing into their outboxes; the servers answer server_busy
@@ -51,13 +58,8 @@ async def test_redis_sigkilled_with_aof_loses_no_acked_command(make_world: MakeW
 @pytest.mark.slow
 async def test_redis_restarted_empty_moves_everyone_to_one_new_epoch(make_world: MakeWorld,
                                                                      redis_server: RedisServer) -> None:
-    world = await make_world(tables=3, processes=2)
-    fac = await world.with_facilitator()
-    tablets = await world.join(per_table=4)
-    await fac.start_activity("a1")
+    world, tablets, load = await busy_hall(make_world)
     before = {t.epochs.get(t.table_room) for t in tablets}
-    load = asyncio.ensure_future(workload.run(tablets, brainstorm, seconds(12), rate=3.0))
-    await asyncio.sleep(seconds(4))
     wiped_at = time.monotonic()
     await asyncio.to_thread(redis_server.restart_empty)
     await load

@@ -11,11 +11,11 @@ import asyncio
 import time
 from typing import Any
 
-import httpx
 import pytest
 import redis.asyncio as aioredis
 from faults.world import MakeWorld
 from support import workload
+from support.client import healthz
 from support.oracle import proc_status
 from support.workload import brainstorm, seconds
 
@@ -23,10 +23,7 @@ SAMPLE_EVERY = 5.0  # s
 
 
 async def sample(world: Any) -> dict[str, float]:
-    tasks = 0
-    async with httpx.AsyncClient(trust_env=False, timeout=5) as http:
-        for s in world.servers:
-            tasks += int((await http.get(f"{s.url}/healthz")).json()["tasks"])
+    tasks = sum([int((await healthz(s.url))["tasks"]) for s in world.servers])
     rss = sum(proc_status(s.proc.pid).get("VmRSS", 0) for s in world.servers) / 1024
     async with aioredis.Redis.from_url(world.redis_url) as r:
         keys = int(await r.dbsize())

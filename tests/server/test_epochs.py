@@ -10,9 +10,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from support.client import Device, join
+from support.client import Device, healthz, join
 from support.processes import RedisServer, create_assembly
 
 pytestmark = pytest.mark.redis
@@ -26,12 +25,6 @@ async def start_activity(ws_url: str, asm: dict[str, Any]) -> Device:
 
 def notes_of(welcome: dict[str, Any], room: str) -> list[str]:
     return [n["note"] for n in welcome["rooms"][room]["state"]["board"]["notes"]]
-
-
-async def health(url: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(trust_env=False) as http:
-        answer: dict[str, Any] = (await http.get(f"{url}/healthz")).json()
-        return answer
 
 
 async def test_redis_restarted_empty_moves_devices_to_a_restored_epoch(servers: Any, tmp_path: Path) -> None:
@@ -80,7 +73,7 @@ async def test_redis_restarted_empty_moves_devices_to_a_restored_epoch(servers: 
         on_two = await Device.connect(two.ws_url, asm["facilitator_token"])
         assert on_one.welcome["rooms"]["table:1"] == on_two.welcome["rooms"]["table:1"]
         assert notes_of(on_one.welcome, "table:1").count("after") == 1
-        stats = [await health(one.url), await health(two.url)]
+        stats = [await healthz(one.url), await healthz(two.url)]
         assert [s["epochs"] for s in stats] == [1, 1]
         assert sum(s["rooms_restored"] for s in stats) >= 3  # hall and both tables, by one process or the other
     finally:
@@ -113,7 +106,7 @@ async def test_redis_killed_with_its_append_only_file_keeps_the_epoch_and_every_
         part = back.welcome["rooms"]["table:1"]
         assert part["epoch"] == epochs["table:1"]
         assert [e["data"]["note"] for e in part["events"]] == ["late"]
-        assert (await health(server.url))["epochs"] == 0
+        assert (await healthz(server.url))["epochs"] == 0
     finally:
         redis.stop()
 
@@ -147,4 +140,4 @@ async def test_a_log_cut_short_by_a_failover_moves_the_epoch_on(servers: Any, re
     assert notes_of(back.welcome, "table:1") == [f"n{i}" for i in range(10)]
     again = await back.ok("note.add", {"note": "x", "text": "efter"}, id="x")
     assert again["seq"] == head + 1
-    assert (await health(server.url))["epochs"] == 1
+    assert (await healthz(server.url))["epochs"] == 1

@@ -13,8 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-from support.client import Device, join
+from support.client import Device, healthz, join
 from support.processes import create_assembly
 
 from server.codec import Record, decode_record, encode_record
@@ -40,11 +39,6 @@ async def table_ops(store: Store, assembly: str, table: str) -> list[str]:
     return [decode_record(b).op for b in await store.read(f"{assembly}/table:{table}", 0, -1)]
 
 
-async def repaired(url: str) -> int:
-    async with httpx.AsyncClient(trust_env=False) as http:
-        return int((await http.get(f"{url}/healthz")).json()["follow_ups_repaired"])
-
-
 async def test_a_live_process_carries_a_hall_event_the_decider_never_carried(servers: Any, redis_url: str) -> None:
     """Redis: a hall activity.start appears in the log with no follow-ups; the running process
     sees it through pub/sub and starts the activity at every table within a few seconds, once."""
@@ -65,7 +59,7 @@ async def test_a_live_process_carries_a_hall_event_the_decider_never_carried(ser
         await asyncio.sleep(1.0)  # time enough for a second, wrong, carry
         for table in ("1", "2"):
             assert (await table_ops(store, asm["assembly"], table)).count("activity.start") == 1
-        assert await repaired(server.url) == 2
+        assert (await healthz(server.url))["follow_ups_repaired"] == 2
     finally:
         await store.close()
 
@@ -94,4 +88,4 @@ async def test_a_restarted_process_carries_the_hall_event_when_it_loads_the_hall
     assert {room: again.welcome["rooms"][room]["state"]["phase"] for room in phases} == phases
     ops = [f["op"] for f in fac.events("table:2")]
     assert ops == ["activity.start", "phase.set"]  # the cluster phase was never carried over the vote
-    assert await repaired(server.url) == 4
+    assert (await healthz(server.url))["follow_ups_repaired"] == 4

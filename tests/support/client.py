@@ -45,6 +45,13 @@ async def join(base_url: str, code: str, name: str | None = None, *, expect: int
     return answer
 
 
+async def healthz(base_url: str, *, timeout: float = 5.0) -> dict[str, Any]:
+    """GET /healthz's JSON: the process's counters (gaps repaired, epochs, tasks, ...)."""
+    async with httpx.AsyncClient(trust_env=False, timeout=timeout) as http:
+        answer: dict[str, Any] = (await http.get(f"{base_url}/healthz")).json()
+        return answer
+
+
 @dataclass(frozen=True)
 class CloseInfo:
     """How the socket ended: the close code and reason (1006 and "" when it just dropped)."""
