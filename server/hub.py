@@ -627,19 +627,21 @@ class Hub:
         self._revoked.setdefault(assembly, set()).add(device)
         self._close_revoked(assembly, {device})
 
-    async def is_revoked(self, assembly: str, device: str) -> bool:
+    async def _read_revoked(self, assembly: str) -> set[str]:
+        """The store's revoked devices of `assembly`, kept for `revoked_here`."""
         revoked = await self.store.revoked(assembly)
         self._revoked[assembly] = revoked
-        return device in revoked
+        return revoked
+
+    async def is_revoked(self, assembly: str, device: str) -> bool:
+        return device in await self._read_revoked(assembly)
 
     def revoked_here(self, assembly: str, device: str) -> bool:
         """What this process last read: checked on every command, without a round trip."""
         return device in self._revoked.get(assembly, ())
 
     async def _enforce_revoked(self, assembly: str) -> None:
-        revoked = await self.store.revoked(assembly)
-        self._revoked[assembly] = revoked
-        self._close_revoked(assembly, revoked)
+        self._close_revoked(assembly, await self._read_revoked(assembly))
 
     def _close_revoked(self, assembly: str, devices: set[str]) -> None:
         for device in devices:
