@@ -100,6 +100,7 @@ async def healthz(request: Request) -> Response:
         return error(503, "starting", "not ready yet")
     return JSONResponse({"ok": True, "store": samling.store.name, "rooms": len(samling.hub.rooms),
                          **samling.hub.stats, "sockets": samling.addresses.total,
+                         "writes": samling.hub.corks.writes, "frames_written": samling.hub.corks.frames,
                          "refused": dict(samling.addresses.refused), "tasks": len(asyncio.all_tasks())})
 
 

@@ -105,7 +105,7 @@ def serve(settings: Settings) -> None:
     # plain uvicorn and `samling serve` agree on who the client is.
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.port,
-        ws_max_size=settings.max_frame, ws_per_message_deflate=False,
+        ws="server.wire:SamlingWebSocketProtocol", ws_max_size=settings.max_frame, ws_per_message_deflate=False,
         ws_ping_interval=settings.ws_ping, ws_ping_timeout=settings.ws_ping, timeout_graceful_shutdown=5,
         proxy_headers=False, server_header=False, log_level="info",
     )

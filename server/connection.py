@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 CLOSE_BAD_FRAME = 1003
 CLOSE_TOO_BIG = 1009
@@ -20,6 +20,9 @@ CLOSE_RESTART = 1012  # the server is restarting: reconnect
 CLOSE_SLOW = 4001  # fell too far behind: reconnect with `since`
 CLOSE_NO_HELLO = 4002  # no hello in time
 CLOSE_AUTH = 4003  # the token is not (or no longer) valid: do not retry with it
+
+#: The ASGI extension by which the server writes a socket's frames at once (server/wire.py).
+WRITE_EXTENSION = "samling.write"
 
 
 class RateLimit:
@@ -45,14 +48,49 @@ class RateLimit:
         return False
 
 
+class Corks:
+    """Outboxes given frames during this turn of the event loop, written together at its end.
+
+    A device often gets several frames in one turn (its own note's `ev` and then its `ack`; a
+    reconnect's welcome and what follows): one `transport.write` for all of them instead of one
+    each. One callback per turn for the whole process, however many sockets were written to.
+    """
+
+    def __init__(self) -> None:
+        self._boxes: list[Outbox] = []
+        self.writes = 0  # direct writes, and the frames they carried (/healthz)
+        self.frames = 0
+
+    def add(self, box: Outbox) -> None:
+        if not self._boxes:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._boxes.append(box)
+
+    def flush(self) -> None:
+        boxes, self._boxes = self._boxes, []
+        for box in boxes:
+            box.flush()
+
+
 class Outbox:
-    """Frames on their way to one device, sent in order by one writer task."""
+    """Frames on their way to one device, in order.
+
+    With `write` (the server's `samling.write` extension, server/wire.py) frames are written at the
+    end of the loop's turn, all of a turn's frames in one write, without a task switch. When the
+    socket cannot take them now (its buffer is full: a slow device) or there is no `write`, the
+    writer task (`run`) sends them one by one through the awaited ASGI send; while it has any,
+    every later frame waits behind them, so the order never changes.
+    """
 
     def __init__(self, send: Callable[[bytes], Awaitable[None]], close: Callable[[int, str], Awaitable[None]],
-                 limit: int) -> None:
+                 limit: int, write: Callable[[Iterable[bytes]], bool] | None = None,
+                 corks: Corks | None = None) -> None:
         self._send, self._close, self.limit = send, close, limit
+        self._write, self._corks = write, corks if write is not None else None
         self._frames: deque[bytes] = deque()
         self._wake = asyncio.Event()
+        self._corked = False  # in `corks`, to be flushed at the end of this turn
+        self._sending = False  # the writer task holds frames: everything goes through it
         self.closing: tuple[int, str] | None = None
         self.sent = 0
 
@@ -63,7 +101,27 @@ class Outbox:
             self.close_soon(CLOSE_SLOW, "slow: too far behind, reconnect with since")
             return
         self._frames.append(frame)
-        self._wake.set()
+        if self._corks is not None and not self._sending:
+            if not self._corked:
+                self._corked = True
+                self._corks.add(self)
+        else:
+            self._wake.set()
+
+    def flush(self) -> None:
+        """Write every waiting frame now if the socket takes them; else hand them to the writer."""
+        self._corked = False
+        if not self._frames or self._sending:
+            return
+        if self.closing is None and self._write is not None and self._write(self._frames):
+            self.sent += len(self._frames)
+            if self._corks is not None:
+                self._corks.writes += 1
+                self._corks.frames += len(self._frames)
+            self._frames.clear()
+        else:
+            self._sending = True
+            self._wake.set()
 
     def close_soon(self, code: int, reason: str) -> None:
         """Close after nothing more is sent (a slow device's backlog is dropped: it will resume)."""
@@ -76,9 +134,13 @@ class Outbox:
     async def run(self) -> None:
         """Send until closed. Returns after the close frame went out (or the socket died)."""
         while True:
-            while self._frames:
+            # Frames are the writer's only once handed over (or with no direct write at all):
+            # else the end of the turn writes them.
+            while self._frames and (self._sending or self._corks is None or self.closing is not None):
+                self._sending = True
                 await self._send(self._frames.popleft())
                 self.sent += 1
+            self._sending = False
             if self.closing is not None:
                 await self._close(*self.closing)
                 return

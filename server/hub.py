@@ -32,6 +32,7 @@ from rooms.room import HALL, RoomModel, table_room
 from rooms.table import public_show_totals
 
 from .codec import Record, decode, decode_record, digest, encode_record, pack
+from .connection import Corks
 from .settings import Settings
 from .store.base import Appended, BoxChange, CastOutcome, Outcome, Store, same_payload
 from .tokens import device_label
@@ -117,6 +118,7 @@ class Hub:
         self.assemblies: dict[str, dict[str, Any]] = {}
         self._pacers: dict[str, _Pacer] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.corks = Corks()  # the sockets written to in this turn of the loop (server/connection.py)
         self.stats: dict[str, int] = {"gaps_repaired": 0, "conflicts": 0, "catch_ups": 0, "snapshots": 0,
                                       "snapshot_loads": 0, "replayed": 0, "epochs": 0, "rooms_restored": 0,
                                       "follow_ups_repaired": 0}

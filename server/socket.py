@@ -26,6 +26,7 @@ from .connection import (
     CLOSE_NO_HELLO,
     CLOSE_POLICY,
     CLOSE_TOO_BIG,
+    WRITE_EXTENSION,
     Outbox,
     RateLimit,
 )
@@ -76,7 +77,9 @@ class Session:
         self.ws, self.hub, self.tokens, self.settings = ws, hub, tokens, settings
         self.addresses, self.address = addresses, address
         self.audited = 0  # refusals of authority logged for this socket (see `_audit`)
-        self.outbox = Outbox(self._send, self._close, settings.send_queue)
+        fast = ws.scope.get("extensions", {}).get(WRITE_EXTENSION)
+        self.outbox = Outbox(self._send, self._close, settings.send_queue,
+                             fast.get("write") if isinstance(fast, dict) else None, hub.corks)
         self.limit = RateLimit(settings.rate, settings.burst)
         self.claims: Claims | None = None
         self.rooms: dict[str, LiveRoom] = {}

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import msgpack
 import pytest
-from support.client import Device, join
+from support.client import Device, healthz, join
 
 Stack = Any  # tests/server/conftest.py: server, assembly, kind
 
@@ -39,6 +39,25 @@ async def test_a_note_reaches_the_others_at_the_table_only(stack: Stack) -> None
     assert (await fac.next_ev("note.add", room=a.room))["seq"] == acked["seq"]
     await asyncio.sleep(0.3)
     assert other.events(a.room) == []
+
+
+async def test_frames_are_written_directly_a_turns_frames_together(stack: Stack) -> None:
+    """The server writes frames without a task switch (server/wire.py): /healthz counts those
+    writes; on the embedded store a note's author gets its `ev` and its `ack` written together."""
+    before = await healthz(stack.server.url)
+    a, b = await member(stack), await member(stack)
+    fac = await facilitator(stack)
+    await a.next_ev("activity.start", room=a.room)
+    for i in range(5):
+        await a.ok("note.add", {"note": f"n{i}", "text": f"idé {i}"})
+    for _ in range(5):
+        await b.next_ev("note.add", room=a.room)
+    after = await healthz(stack.server.url)
+    writes, frames = after["writes"] - before["writes"], after["frames_written"] - before["frames_written"]
+    assert writes > 0 and frames >= 15  # at least the 5 acks and 10 evs of the two tablets
+    if stack.kind == "sqlite":  # in-process, the author's ev and ack come in one turn
+        assert frames > writes
+    await fac.close()
 
 
 async def test_welcome_lists_the_rooms_of_each_role(stack: Stack) -> None:

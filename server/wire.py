@@ -1,0 +1,51 @@
+"""uvicorn's sans-I/O WebSocket protocol, plus one thing: a socket's frames written at once.
+
+ASGI sends one message per `await send(...)`: in a busy hall that is a coroutine chain (Starlette's
+wrappers, uvicorn's `send`) and a `transport.write` system call per frame per device, woken from a
+writer task per device. Those were most of the server's CPU per delivered note (docs/performance.md).
+
+This protocol advertises an ASGI extension, `samling.write`, whose `write(frames)` frames every
+given message and writes them with one `transport.write`, synchronously, when the socket can take
+them now (open, not closing, its buffer not over the high-water mark), and returns False otherwise,
+leaving the frames to the ordinary, awaited ASGI `send`. It changes nothing else: the handshake,
+reads, pings, close and flow control are uvicorn's. Under another server the extension is absent
+and `server/connection.py` sends through ASGI as before.
+
+Run it with `uvicorn --ws server.wire:SamlingWebSocketProtocol` (the Procfile does; `samling serve`
+passes the class).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
+from websockets.http11 import Request
+
+from .connection import WRITE_EXTENSION
+
+
+class SamlingWebSocketProtocol(WebSocketsSansIOProtocol):
+    """See the module docstring."""
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)  # absent when the handshake itself was refused
+        if scope is not None:  # the app's task is created but has not run yet: it sees this
+            scope["extensions"][WRITE_EXTENSION] = {"write": self.write_frames}
+
+    def write_frames(self, frames: Iterable[bytes]) -> bool:
+        """Frame and write binary messages now, in one system call; False (nothing written) when
+        the socket cannot take them now and they must go through the awaited ASGI send."""
+        if (not self.handshake_complete or self.close_sent or self.disconnected
+                or self.initial_response is not None or not self.writable.is_set()
+                or self.transport.is_closing()):
+            return False
+        try:
+            for frame in frames:
+                self.conn.send_binary(frame)
+        except InvalidState:  # the peer's close arrived: let the ASGI path report it
+            return False
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        return True
