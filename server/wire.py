@@ -8,7 +8,15 @@ This protocol advertises an ASGI extension, `samling.write`, whose `write(frames
 given message and writes them with one `transport.write`, synchronously, when the socket can take
 them now (open, not closing, its buffer not over the high-water mark), and returns False otherwise,
 leaving the frames to the ordinary, awaited ASGI `send`. It changes nothing else: the handshake,
-reads, pings, close and flow control are uvicorn's. Under another server the extension is absent
+reads, pings, close and flow control are uvicorn's.
+
+Every device at a table gets the same bytes for a note, so the frame header is all that is built
+per socket: a server's frames are not masked, and with no extension negotiated (compression is
+off) a binary frame is its header and the payload as is. Building it here rather than through
+websockets' `Frame.serialize` (pure Python, per frame per socket) is what RFC 6455 section 5.2
+says and nothing more; while the connection is not plainly open, websockets frames as before.
+
+Under another server the extension is absent
 and `server/connection.py` sends through ASGI as before.
 
 Run it with `uvicorn --ws server.wire:SamlingWebSocketProtocol` (the Procfile does; `samling serve`
@@ -22,6 +30,7 @@ from collections.abc import Iterable
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
 from websockets.http11 import Request
+from websockets.protocol import OPEN
 
 from .connection import WRITE_EXTENSION
 
@@ -42,10 +51,28 @@ class SamlingWebSocketProtocol(WebSocketsSansIOProtocol):
                 or self.initial_response is not None or not self.writable.is_set()
                 or self.transport.is_closing()):
             return False
-        try:
+        conn = self.conn
+        if conn.state is OPEN and not conn.extensions and not conn.expect_continuation_frame:
+            parts = conn.data_to_send()  # anything the protocol queued goes first (normally nothing)
             for frame in frames:
-                self.conn.send_binary(frame)
-        except InvalidState:  # the peer's close arrived: let the ASGI path report it
-            return False
-        self.transport.write(b"".join(self.conn.data_to_send()))
+                parts.append(frame_header(len(frame)))
+                parts.append(frame)
+        else:
+            try:
+                for frame in frames:
+                    conn.send_binary(frame)
+            except InvalidState:  # the peer's close arrived: let the ASGI path report it
+                return False
+            parts = conn.data_to_send()
+        self.transport.write(b"".join(parts))
         return True
+
+
+def frame_header(size: int) -> bytes:
+    """The header of an unmasked, final, binary WebSocket frame with a payload of `size` bytes
+    (RFC 6455 section 5.2: FIN and opcode 2, then the length in 7, 7+16 or 7+64 bits)."""
+    if size < 126:
+        return bytes((0x82, size))
+    if size < 1 << 16:
+        return b"\x82\x7e" + size.to_bytes(2, "big")
+    return b"\x82\x7f" + size.to_bytes(8, "big")
