@@ -9,8 +9,8 @@ when it returns, so memory per connection stays bounded whatever the device does
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 
 CLOSE_BAD_FRAME = 1003
@@ -77,9 +77,11 @@ class Outbox:
 
     With `write` (the server's `samling.write` extension, server/wire.py) frames are written at the
     end of the loop's turn, all of a turn's frames in one write, without a task switch. When the
-    socket cannot take them now (its buffer is full: a slow device) or there is no `write`, the
-    writer task (`run`) sends them one by one through the awaited ASGI send; while it has any,
-    every later frame waits behind them, so the order never changes.
+    socket cannot take them now (its buffer is full: a slow device), or to close, or when there is
+    no `write`, a writer task sends them one by one through the awaited ASGI send; while it has
+    any, every later frame waits behind them, so the order never changes. The writer is started
+    the first time it is needed: most sockets never need one, and an idle hall of thousands of
+    sockets is lighter by a task, an event and a queue each (docs/performance.md, idle).
     """
 
     def __init__(self, send: Callable[[bytes], Awaitable[None]], close: Callable[[int, str], Awaitable[None]],
@@ -87,8 +89,9 @@ class Outbox:
                  corks: Corks | None = None) -> None:
         self._send, self._close, self.limit = send, close, limit
         self._write, self._corks = write, corks if write is not None else None
-        self._frames: deque[bytes] = deque()
-        self._wake = asyncio.Event()
+        self._frames: list[bytes] = []  # at most `limit`: a list is lighter than a deque
+        self._writer: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
         self._corked = False  # in `corks`, to be flushed at the end of this turn
         self._sending = False  # the writer task holds frames: everything goes through it
         self.closing: tuple[int, str] | None = None
@@ -106,7 +109,7 @@ class Outbox:
                 self._corked = True
                 self._corks.add(self)
         else:
-            self._wake.set()
+            self._hand_over()
 
     def flush(self) -> None:
         """Write every waiting frame now if the socket takes them; else hand them to the writer."""
@@ -121,7 +124,7 @@ class Outbox:
             self._frames.clear()
         else:
             self._sending = True
-            self._wake.set()
+            self._hand_over()
 
     def close_soon(self, code: int, reason: str) -> None:
         """Close after nothing more is sent (a slow device's backlog is dropped: it will resume)."""
@@ -129,20 +132,40 @@ class Outbox:
             self.closing = (code, reason)
             if code == CLOSE_SLOW:
                 self._frames.clear()
-            self._wake.set()
+            self._hand_over()
 
-    async def run(self) -> None:
+    def _hand_over(self) -> None:
+        """Wake the writer task, starting it the first time."""
+        if self._wake is None:
+            self._wake = asyncio.Event()
+            self._writer = asyncio.get_running_loop().create_task(self._run(self._wake))
+        self._wake.set()
+
+    async def _run(self, wake: asyncio.Event) -> None:
         """Send until closed. Returns after the close frame went out (or the socket died)."""
         while True:
             # Frames are the writer's only once handed over (or with no direct write at all):
             # else the end of the turn writes them.
             while self._frames and (self._sending or self._corks is None or self.closing is not None):
                 self._sending = True
-                await self._send(self._frames.popleft())
+                await self._send(self._frames.pop(0))
                 self.sent += 1
             self._sending = False
             if self.closing is not None:
                 await self._close(*self.closing)
                 return
-            self._wake.clear()
-            await self._wake.wait()
+            wake.clear()
+            await wake.wait()
+
+    async def finish(self, timeout: float = 2.0) -> None:
+        """The socket is done: give a close frame (and its reason) `timeout` to go out, then stop
+        the writer."""
+        writer = self._writer
+        if writer is None:
+            return
+        if self.closing is not None and not writer.done():
+            with contextlib.suppress(TimeoutError, Exception):
+                await asyncio.wait_for(asyncio.shield(writer), timeout)
+        writer.cancel()
+        with contextlib.suppress(BaseException):  # its error, if any, is the socket's end: seen
+            await writer

@@ -110,7 +110,6 @@ class Session:
                     str(frame.get("msg"))[:200], more)
 
     async def run(self) -> None:
-        writer = asyncio.get_running_loop().create_task(self.outbox.run())
         try:
             await self._read()
         except WebSocketDisconnect:
@@ -121,12 +120,7 @@ class Session:
                 room.front.discard(self.outbox)
             if self.claims is not None:
                 self.hub.disconnected(self.claims.assembly, self.claims.actor, self.outbox)
-            if self.outbox.closing is not None and not writer.done():
-                try:
-                    await asyncio.wait_for(writer, 2)  # let the close frame and its reason go out
-                except (TimeoutError, Exception):
-                    pass
-            writer.cancel()
+            await self.outbox.finish()  # let a close frame and its reason go out
 
     async def _read(self) -> None:
         loop = asyncio.get_running_loop()

@@ -29,13 +29,12 @@ async def test_frames_go_out_in_order() -> None:
     """Everything delivered is sent, in the order delivered."""
     wire = Wire()
     box = Outbox(wire.send, wire.close, limit=10)
-    task = asyncio.create_task(box.run())
     for i in range(5):
         box.deliver(bytes([i]))
     await asyncio.sleep(0.01)
     assert wire.sent == [bytes([i]) for i in range(5)]
     box.close_soon(1000, "bye")
-    await asyncio.wait_for(task, 1)
+    await asyncio.wait_for(box.finish(), 1)
     assert wire.closed == (1000, "bye")
 
 
@@ -45,14 +44,13 @@ async def test_a_stalled_device_is_closed_as_slow_and_its_backlog_dropped() -> N
     wire = Wire()
     wire.open.clear()
     box = Outbox(wire.send, wire.close, limit=100)
-    task = asyncio.create_task(box.run())
     await asyncio.sleep(0)
     for _ in range(1000):
         box.deliver(b"x" * 100)  # returns at once however stalled the wire is
     assert box.closing is not None and box.closing[0] == CLOSE_SLOW
     assert len(box._frames) == 0
     wire.open.set()
-    await asyncio.wait_for(task, 1)
+    await asyncio.wait_for(box.finish(), 1)
     assert wire.closed is not None and wire.closed[0] == CLOSE_SLOW and "since" in wire.closed[1]
     assert len(wire.sent) <= 1
 
@@ -88,7 +86,6 @@ async def test_a_turns_frames_go_out_in_one_write_without_the_writer() -> None:
     wire, socket, corks = Wire(), Socket(), Corks()
     box = Outbox(wire.send, wire.close, limit=10, write=socket.write, corks=corks)
     other = Outbox(wire.send, wire.close, limit=10, write=socket.write, corks=corks)
-    task = asyncio.create_task(box.run())
     for i in range(3):
         box.deliver(bytes([i]))
     other.deliver(b"o")
@@ -99,8 +96,9 @@ async def test_a_turns_frames_go_out_in_one_write_without_the_writer() -> None:
     box.deliver(b"\x03")
     await asyncio.sleep(0)
     assert socket.writes[-1] == [b"\x03"] and wire.sent == []
+    assert box._writer is None  # no writer task was ever needed
     box.close_soon(1000, "bye")
-    await asyncio.wait_for(task, 1)
+    await asyncio.wait_for(box.finish(), 1)
     assert wire.closed == (1000, "bye")
 
 
@@ -109,7 +107,6 @@ async def test_when_the_socket_cannot_take_frames_they_wait_in_order_for_the_wri
     delivered meanwhile wait behind them, and the direct write resumes only once they are out."""
     wire, socket, corks = Wire(), Socket(), Corks()
     box = Outbox(wire.send, wire.close, limit=100, write=socket.write, corks=corks)
-    task = asyncio.create_task(box.run())
     socket.takes = False
     wire.open.clear()  # the awaited send is stalled too, as uvicorn's is while paused
     box.deliver(b"a")
@@ -126,17 +123,16 @@ async def test_when_the_socket_cannot_take_frames_they_wait_in_order_for_the_wri
     await asyncio.sleep(0.01)
     assert socket.writes == [[b"d"]]
     box.close_soon(1000, "bye")
-    await asyncio.wait_for(task, 1)
+    await asyncio.wait_for(box.finish(), 1)
 
 
 async def test_a_close_sends_what_was_delivered_before_it() -> None:
     """Frames delivered in the same turn as a close still go out, before the close frame."""
     wire, socket, corks = Wire(), Socket(), Corks()
     box = Outbox(wire.send, wire.close, limit=10, write=socket.write, corks=corks)
-    task = asyncio.create_task(box.run())
     box.deliver(b"err")
     box.close_soon(4003, "revoked")
     box.deliver(b"late")
-    await asyncio.wait_for(task, 1)
+    await asyncio.wait_for(box.finish(), 1)
     assert [f for w in socket.writes for f in w] + wire.sent == [b"err"]
     assert wire.closed == (4003, "revoked")
