@@ -94,11 +94,12 @@ class Outbox:
         self._wake: asyncio.Event | None = None
         self._corked = False  # in `corks`, to be flushed at the end of this turn
         self._sending = False  # the writer task holds frames: everything goes through it
+        self._finished = False  # the socket is gone: nothing is sent or started any more
         self.closing: tuple[int, str] | None = None
         self.sent = 0
 
     def deliver(self, frame: bytes) -> None:
-        if self.closing is not None:
+        if self.closing is not None or self._finished:
             return
         if len(self._frames) >= self.limit:
             self.close_soon(CLOSE_SLOW, "slow: too far behind, reconnect with since")
@@ -135,7 +136,10 @@ class Outbox:
             self._hand_over()
 
     def _hand_over(self) -> None:
-        """Wake the writer task, starting it the first time."""
+        """Wake the writer task, starting it the first time (never once the socket is gone: no
+        one would be left to hear how it ended)."""
+        if self._finished:
+            return
         if self._wake is None:
             self._wake = asyncio.Event()
             self._writer = asyncio.get_running_loop().create_task(self._run(self._wake))
@@ -160,6 +164,7 @@ class Outbox:
     async def finish(self, timeout: float = 2.0) -> None:
         """The socket is done: give a close frame (and its reason) `timeout` to go out, then stop
         the writer."""
+        self._finished = True
         writer = self._writer
         if writer is None:
             return

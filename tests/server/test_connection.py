@@ -136,3 +136,16 @@ async def test_a_close_sends_what_was_delivered_before_it() -> None:
     await asyncio.wait_for(box.finish(), 1)
     assert [f for w in socket.writes for f in w] + wire.sent == [b"err"]
     assert wire.closed == (4003, "revoked")
+
+
+async def test_nothing_starts_a_writer_once_the_socket_is_gone() -> None:
+    """A room may still deliver to (or close) a socket that has just ended: no task is started
+    that would end in an error nobody hears."""
+    wire, socket, corks = Wire(), Socket(), Corks()
+    box = Outbox(wire.send, wire.close, limit=10, write=socket.write, corks=corks)
+    await box.finish()
+    socket.takes = False
+    box.deliver(b"late")
+    box.close_soon(4003, "revoked")
+    await asyncio.sleep(0.01)
+    assert box._writer is None and wire.closed is None and socket.writes == []
