@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -300,7 +300,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/api/assemblies/{assembly}/export.json", export_json),
         Route("/api/assemblies/{assembly}/revoke", revoke_api, methods=["POST"]),
         Route("/api/assemblies/{assembly}/sheet", sheet_api),
-        WebSocketRoute("/ws", socket.endpoint),
         Route("/", pages.home),
         Route("/join", pages.join_page),
         Route("/j/{code}", pages.join_page),
@@ -312,7 +311,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/i18n/{lang}.json", pages.catalog_json),
         Mount("/static", StaticFiles(directory=pages.STATIC), name="static"),
     ]
-    middleware = [Middleware(SecurityHeaders)]
+    middleware = [Middleware(socket.SocketRoute), Middleware(SecurityHeaders)]  # /ws: see SocketRoute
     if settings.trusted_proxies:
         middleware.insert(0, Middleware(TrustedProxies, trusted=settings.trusted_proxies))
     return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)

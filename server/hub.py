@@ -45,6 +45,9 @@ BACKOFF_AFTER = 3  # attempts; then a short random pause, so two processes racin
 TALLY_INTERVAL = 0.05  # s: at most ~20 tallies a second per poll
 TALLY_QUIET = 0.02  # s with no new ballot: the burst is over, publish now
 TALLY_COST = 0.0001  # s between tallies per device in the hall: each tally goes to every one of them
+PRESENCE_EVERY = 0.05  # s: the least time between two presence reports of an assembly
+PRESENCE_SHARE = 0.1  # at most this share of the process's time goes to presence reports
+REVOKED_FRESH = 1.0  # s: a hello trusts the revoked devices read this recently
 
 
 class Subscriber(Protocol):
@@ -135,6 +138,8 @@ class Hub:
         self._watchers: dict[str, set[Subscriber]] = {}  # assembly -> facilitators' outboxes
         self._sockets: dict[tuple[str, str], set[Subscriber]] = {}  # (assembly, device) -> its outboxes here
         self._revoked: dict[str, set[str]] = {}  # assembly -> revoked devices, as last read from the store
+        self._revoked_at: dict[str, float] = {}  # assembly -> when that read began
+        self._revoked_reads: dict[str, asyncio.Lock] = {}
         self._presence_sent: dict[str, dict[str, list[str]]] = {}
         self._presence_task: asyncio.Task[None] | None = None
         self._presence_dirty: set[str] = set()
@@ -631,12 +636,21 @@ class Hub:
 
     async def _read_revoked(self, assembly: str) -> set[str]:
         """The store's revoked devices of `assembly`, kept for `revoked_here`."""
+        began = time.monotonic()
         revoked = await self.store.revoked(assembly)
         self._revoked[assembly] = revoked
+        self._revoked_at[assembly] = began
         return revoked
 
     async def is_revoked(self, assembly: str, device: str) -> bool:
-        return device in await self._read_revoked(assembly)
+        """Whether a hello must be refused. A hall reconnecting at once reads the store once per
+        REVOKED_FRESH, not once per device; a revoke on this process counts at once, one on
+        another within that second (and its sockets here close at the next presence check)."""
+        if time.monotonic() - self._revoked_at.get(assembly, -REVOKED_FRESH) >= REVOKED_FRESH:
+            async with self._revoked_reads.setdefault(assembly, asyncio.Lock()):
+                if time.monotonic() - self._revoked_at.get(assembly, -REVOKED_FRESH) >= REVOKED_FRESH:
+                    await self._read_revoked(assembly)
+        return device in self._revoked.get(assembly, ())
 
     def revoked_here(self, assembly: str, device: str) -> bool:
         """What this process last read: checked on every command, without a round trip."""
@@ -684,13 +698,21 @@ class Hub:
             self._presence_flush = asyncio.get_running_loop().create_task(self._flush_presence())
 
     async def _flush_presence(self) -> None:
+        """Report dirty assemblies one after another. A report walks every device of its
+        assembly, so a huge hall reconnecting would spend its time reporting itself half-connected:
+        the pause before the next report grows with what the last one cost, keeping reports to
+        PRESENCE_SHARE of the process's time (a hall of 160 is reported every PRESENCE_EVERY)."""
+        pause = PRESENCE_EVERY
         while self._presence_dirty:
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(pause)
             assembly = self._presence_dirty.pop()
+            began = time.perf_counter()
             try:
                 await self._publish_presence(assembly)
             except Exception:
                 log.exception("presence of %s", assembly)
+            cost = time.perf_counter() - began
+            pause = max(PRESENCE_EVERY, cost * (1 - PRESENCE_SHARE) / PRESENCE_SHARE)
 
     async def _publish_presence(self, assembly: str) -> None:
         """Report this process's counts, and tell its facilitators the hall's, if they changed."""

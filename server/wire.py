@@ -25,6 +25,8 @@ passes the class).
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -34,6 +36,10 @@ from websockets.http11 import Request
 from websockets.protocol import OPEN
 
 from .connection import WRITE_EXTENSION
+
+#: uvicorn's error log from WARNING up, for the accept (see `SamlingWebSocketProtocol.send`).
+ACCEPTS = logging.getLogger("uvicorn.error.accepts")
+ACCEPTS.setLevel(logging.WARNING)
 
 
 class SamlingWebSocketProtocol(WebSocketsSansIOProtocol):
@@ -46,8 +52,20 @@ class SamlingWebSocketProtocol(WebSocketsSansIOProtocol):
             scope["extensions"][WRITE_EXTENSION] = {"write": self.write_frames}
 
     async def send(self, message: Any) -> None:
-        await super().send(message)
-        if message.get("type") == "websocket.accept" and self.handshake_complete:
+        if message.get("type") != "websocket.accept":
+            await super().send(message)
+            return
+        # The accept's INFO line ("WebSocket /ws" [accepted]) is dropped anyway (server/logs.py):
+        # a logger that stops at WARNING never even builds it, which a hall reconnecting at once
+        # notices. Refusals (403) and errors are still logged as uvicorn logs them.
+        loud = self.logger
+        if os.environ.get("SAMLING_LOG_SOCKETS") != "1":
+            self.logger = ACCEPTS
+        try:
+            await super().send(message)
+        finally:
+            self.logger = loud
+        if self.handshake_complete:
             # uvicorn keeps the upgrade request and the answer (headers and all) for the
             # socket's life; nothing reads them after the accept. An idle hall of thousands of
             # sockets is lighter by about a kilobyte each without them.
