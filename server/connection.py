@@ -28,6 +28,8 @@ WRITE_EXTENSION = "samling.write"
 class RateLimit:
     """A token bucket: `burst` commands at once, `rate` a second after that."""
 
+    __slots__ = ("rate", "burst", "clock", "tokens", "at")
+
     def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate, self.burst, self.clock = rate, burst, clock
         self.tokens = float(burst)
@@ -83,6 +85,9 @@ class Outbox:
     the first time it is needed: most sockets never need one, and an idle hall of thousands of
     sockets is lighter by a task, an event and a queue each (docs/performance.md, idle).
     """
+
+    __slots__ = ("_send", "_close", "limit", "_write", "_corks", "_frames", "_writer", "_wake", "_corked",
+                 "_sending", "_finished", "closing", "sent")
 
     def __init__(self, send: Callable[[bytes], Awaitable[None]], close: Callable[[int, str], Awaitable[None]],
                  limit: int, write: Callable[[Iterable[bytes]], bool] | None = None,
