@@ -144,6 +144,7 @@ class Hub:
         self._presence_task: asyncio.Task[None] | None = None
         self._presence_dirty: set[str] = set()
         self._presence_flush: asyncio.Task[None] | None = None
+        self._presence_next = 0.0  # monotonic time before which no presence report starts
 
     def now(self) -> int:
         return int(self.clock() * 1000)
@@ -702,17 +703,16 @@ class Hub:
         assembly, so a huge hall reconnecting would spend its time reporting itself half-connected:
         the pause before the next report grows with what the last one cost, keeping reports to
         PRESENCE_SHARE of the process's time (a hall of 160 is reported every PRESENCE_EVERY)."""
-        pause = PRESENCE_EVERY
         while self._presence_dirty:
-            await asyncio.sleep(pause)
+            await asyncio.sleep(max(PRESENCE_EVERY, self._presence_next - time.monotonic()))
             assembly = self._presence_dirty.pop()
-            began = time.perf_counter()
+            began = time.monotonic()
             try:
                 await self._publish_presence(assembly)
             except Exception:
                 log.exception("presence of %s", assembly)
-            cost = time.perf_counter() - began
-            pause = max(PRESENCE_EVERY, cost * (1 - PRESENCE_SHARE) / PRESENCE_SHARE)
+            cost = time.monotonic() - began
+            self._presence_next = time.monotonic() + cost * (1 - PRESENCE_SHARE) / PRESENCE_SHARE
 
     async def _publish_presence(self, assembly: str) -> None:
         """Report this process's counts, and tell its facilitators the hall's, if they changed."""
