@@ -31,7 +31,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from rooms import Role
 from rooms.room import table_room
 
-from . import pages, socket
+from . import collector, pages, socket
 from .assemblies import codes_of, create_assembly, new_assembly_args, normalise_code, sheet
 from .connection import RateLimit
 from .export import assembly_export
@@ -101,6 +101,7 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"ok": True, "store": samling.store.name, "rooms": len(samling.hub.rooms),
                          **samling.hub.stats, "sockets": samling.addresses.total,
                          "writes": samling.hub.corks.writes, "frames_written": samling.hub.corks.frames,
+                         "gc": collector.stats(),
                          "refused": dict(samling.addresses.refused), "tasks": len(asyncio.all_tasks())})
 
 
@@ -281,6 +282,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         hub.on_history_lost = functools.partial(restore_registry, store, hub, settings, tokens)
         hub.start()
         app.state.samling = Samling(settings, store, tokens, hub, time.time(), {}, AddressLimits(settings))
+        collector.settle_after_start()
         log.info("samling ready on the %s store", store.name)
         organiser = f"{settings.base_url}/new#token={tokens.organiser()}"
         log.info("organiser link (creates assemblies; keep it private): %s", organiser)

@@ -60,6 +60,15 @@ async def test_frames_are_written_directly_a_turns_frames_together(stack: Stack)
     await fac.close()
 
 
+async def test_start_up_objects_are_frozen_out_of_the_collector(stack: Stack) -> None:
+    """server/collector.py: what start-up built is never walked by a full collection again, and
+    young collections are spaced for a server (a hall reconnecting is a burst of allocations)."""
+    from server.collector import MIDDLE, OLD, YOUNG
+
+    gc = (await healthz(stack.server.url))["gc"]
+    assert gc["frozen"] > 10_000 and gc["threshold"] == [YOUNG, MIDDLE, OLD]
+
+
 async def test_welcome_lists_the_rooms_of_each_role(stack: Stack) -> None:
     """A member is in its table and the hall, the facilitator in the hall and every table, a display
     in the hall only."""
