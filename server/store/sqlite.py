@@ -6,9 +6,15 @@ in WAL mode makes a committed transaction survive a crash of the process (the pr
 promise); `SAMLING_SQLITE_SYNC=FULL` also survives the machine losing power, at a cost per write.
 
 Writes are group-committed: every write asked for while the worker is busy waits for the next
-batch, and a batch is one transaction with a savepoint per write (a write that fails is rolled
-back alone). Nobody hears "done" before the batch's COMMIT, so an ack still means stored; what a
-busy hall saves is a thread hand-over and a commit per note (docs/performance.md).
+batch, and a batch is one transaction (a write that fails is rolled back alone, see `_batch`).
+Nobody hears "done" before the batch's COMMIT, so an ack still means stored; what a busy hall
+saves is a thread hand-over and a commit per note (docs/performance.md).
+
+An append is the hot path (every note a tablet adds), so it asks SQLite as little as it can: the
+ack row (with its digest) goes in first and its PRIMARY KEY says whether the key was seen; the
+head moves by a compare-and-set UPDATE that says whether the log was where the caller thought;
+then the events go in. Three statements, no SELECT, and nothing cached: the file is the truth,
+also when another process (`samling assembly create`) appends to it.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Any, TypeVar
 from .base import Appended, BoxChange, CastOutcome, Count, Outcome, Store
 
 T = TypeVar("T")
+Write = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]"]  # a write asked for, and its answer
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -32,7 +39,8 @@ CREATE TABLE IF NOT EXISTS codes (code TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS members (assembly TEXT, device TEXT, PRIMARY KEY (assembly, device)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (room TEXT, seq INTEGER, blob BLOB NOT NULL, PRIMARY KEY (room, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS heads (room TEXT PRIMARY KEY, seq INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS acks (room TEXT, key TEXT, seq INTEGER, PRIMARY KEY (room, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS acks (room TEXT, key TEXT, seq INTEGER, digest TEXT, PRIMARY KEY (room, key)) WITHOUT ROWID;
+-- where versions before acks.digest kept the digests: read, never written
 CREATE TABLE IF NOT EXISTS ack_digests (room TEXT, key TEXT, digest TEXT, PRIMARY KEY (room, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS snapshots (room TEXT PRIMARY KEY, seq INTEGER NOT NULL, blob BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS restored (room TEXT PRIMARY KEY, epoch TEXT NOT NULL, seq INTEGER NOT NULL);
@@ -53,7 +61,8 @@ class SqliteStore(Store):
         self.path = path
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="samling-sqlite")
         self._db: sqlite3.Connection | None = None
-        self._writes: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._cur: sqlite3.Cursor | None = None  # the appends' own: db.execute makes a cursor a call
+        self._writes: list[Write] = []
         self._writing = False
 
     # -- plumbing
@@ -64,7 +73,15 @@ class SqliteStore(Store):
         db.execute(f"PRAGMA synchronous={'FULL' if sync == 'FULL' else 'NORMAL'}")
         db.execute("PRAGMA busy_timeout=5000")
         db.executescript(SCHEMA)
-        self._db = db
+        db.execute("BEGIN IMMEDIATE")  # two processes opening one old file: one adds the column
+        try:
+            if "digest" not in {row[1] for row in db.execute("PRAGMA table_info(acks)")}:
+                db.execute("ALTER TABLE acks ADD COLUMN digest TEXT")  # NULL: see ack_digests
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        self._db, self._cur = db, db.cursor()
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
@@ -84,30 +101,52 @@ class SqliteStore(Store):
 
     async def _tx_async(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` in the next batch of writes (see the module docstring); its result once the
-        batch is committed."""
-        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        batch is committed. `fn` may run twice (see `_batch`): it must depend on nothing but its
+        arguments and the file, and change nothing but the file."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[T] = loop.create_future()
         self._writes.append((fn, done))
         if not self._writing:
             self._writing = True
-            asyncio.get_running_loop().create_task(self._write_batches())
+            loop.call_soon(self._next_batch, loop)  # after this turn: what else it asks joins in
         return await done
 
-    async def _write_batches(self) -> None:
-        try:
-            while self._writes:
-                batch, self._writes = self._writes, []
-                try:
-                    outcomes = await self._run(self._batch, [fn for fn, _ in batch])
-                except BaseException as e:  # the COMMIT itself failed: nothing of the batch is kept
-                    outcomes = [(False, e)] * len(batch)
-                for (_, done), (ok, value) in zip(batch, outcomes, strict=True):
-                    if not done.done():
-                        done.set_result(value) if ok else done.set_exception(value)
-        finally:
+    # A batch goes to the worker and its outcomes come back by plain callbacks (no task, no
+    # wrapped concurrent future): when writes come one at a time, that hand-over is most of what
+    # a write costs the process.
+    def _next_batch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the loop: give the writes asked so far to the worker as one batch, or stop."""
+        batch, self._writes = self._writes, []
+        if not batch:
             self._writing = False
+            return
+        try:
+            self._pool.submit(self._write_batch, loop, batch)
+        except BaseException as e:  # the store was closed
+            self._batch_done(loop, batch, [(False, e)] * len(batch))
+
+    def _write_batch(self, loop: asyncio.AbstractEventLoop, batch: list[Write]) -> None:
+        """On the worker: the batch, then its outcomes to the loop."""
+        try:
+            outcomes = self._batch([fn for fn, _ in batch])
+        except BaseException as e:  # the COMMIT itself failed: nothing of the batch is kept
+            outcomes = [(False, e)] * len(batch)
+        loop.call_soon_threadsafe(self._batch_done, loop, batch, outcomes)
+
+    def _batch_done(self, loop: asyncio.AbstractEventLoop, batch: list[Write],
+                    outcomes: list[tuple[bool, Any]]) -> None:
+        """On the loop: tell each write its outcome (only now: the batch is committed), then the next."""
+        for (_, done), (ok, value) in zip(batch, outcomes, strict=True):
+            if not done.done():
+                done.set_result(value) if ok else done.set_exception(value)
+        self._next_batch(loop)
 
     def _batch(self, fns: list[Callable[[sqlite3.Connection], Any]]) -> list[tuple[bool, Any]]:
-        """One transaction, a savepoint per write, on the worker thread."""
+        """One transaction on the worker thread. The writes run back to back: a savepoint around
+        each would cost two statements a write, for a failure that hardly ever comes (a write
+        that refuses returns its refusal, it does not raise). When one does raise, the whole
+        transaction is rolled back and the batch run again with a savepoint per write, so that
+        write fails alone; nobody has seen a result of the first try."""
         db = self._db
         assert db is not None, "SqliteStore.start() was not awaited"
         if len(fns) == 1:
@@ -115,6 +154,23 @@ class SqliteStore(Store):
                 return [(True, self._tx(fns[0]))]
             except Exception as e:
                 return [(False, e)]
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            outcomes: list[tuple[bool, Any]] = [(True, fn(db)) for fn in fns]
+        except Exception:
+            if db.in_transaction:  # some errors (SQLITE_FULL, IOERR) end the transaction themselves
+                db.execute("ROLLBACK")
+            return self._batch_apart(db, fns)
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return outcomes
+
+    @staticmethod
+    def _batch_apart(db: sqlite3.Connection, fns: list[Callable[[sqlite3.Connection], Any]]) -> list[tuple[bool, Any]]:
+        """One transaction, a savepoint per write: a write that raises is rolled back alone."""
         outcomes: list[tuple[bool, Any]] = []
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -139,7 +195,7 @@ class SqliteStore(Store):
     async def close(self) -> None:
         if self._db is not None:
             await self._run(self._db.close)
-            self._db = None
+            self._db = self._cur = None
         self._pool.shutdown(wait=True)
 
     # -- settings and the registry
@@ -227,32 +283,65 @@ class SqliteStore(Store):
 
     async def append(self, room: str, expect: int, blobs: list[bytes], key: str | None = None,
                      box: BoxChange | None = None, digest: str = "") -> Appended:
-        def go(db: sqlite3.Connection) -> Appended:
-            if key is not None:
-                seen = self._acked(db, room, key)
-                if seen is not None:
-                    return Appended(Outcome.DUPLICATE, *seen)
-            head = self._head(db, room)
-            if head != expect:
-                return Appended(Outcome.CONFLICT, head)
-            if box is not None:
-                refusal = self._change_box(db, box)
-                if refusal is not None:
-                    return Appended(refusal, head)
-            db.executemany("INSERT INTO events VALUES (?, ?, ?)",
-                           [(room, head + i + 1, blob) for i, blob in enumerate(blobs)])
-            head += len(blobs)
-            db.execute("INSERT OR REPLACE INTO heads VALUES (?, ?)", (room, head))
-            if key is not None:
-                db.execute("INSERT INTO acks VALUES (?, ?, ?)", (room, key, head))
-                if digest:
-                    db.execute("INSERT INTO ack_digests VALUES (?, ?, ?)", (room, key, digest))
-            return Appended(Outcome.OK, head)
-        result = await self._tx_async(go)
+        result = await self._tx_async(lambda db: self._append(db, room, expect, blobs, key, box, digest))
         if result.outcome is Outcome.OK:
             for blob in blobs:
                 self._deliver(room, blob)
         return result
+
+    def _append(self, db: sqlite3.Connection, room: str, expect: int, blobs: list[bytes], key: str | None,
+                box: BoxChange | None, digest: str) -> Appended:
+        """The append's outcome, in the order of the contract: a key seen is DUPLICATE (whatever
+        `expect`), then a head other than `expect` is CONFLICT, then the box may refuse. Without
+        a box, the constraints answer the first two as the rows go in (the module docstring); a
+        box change is rare and asks first, as it must not change the box of a refused append."""
+        cur = self._cur
+        assert cur is not None, "SqliteStore.start() was not awaited"
+        if box is not None:
+            refused = self._refusal(db, room, expect, key, box)
+            if refused is not None:
+                return refused
+        head = expect + len(blobs)
+        if key is not None:
+            try:
+                cur.execute("INSERT INTO acks VALUES (?, ?, ?, ?)", (room, key, head, digest))
+            except sqlite3.IntegrityError:
+                seen = self._acked(db, room, key)
+                if seen is None:
+                    raise
+                return Appended(Outcome.DUPLICATE, *seen)
+        # The head moves only from `expect`: heads, not the events table, is the truth (a restore
+        # moves a head past its events). A room without a row is at 0.
+        if expect == 0:
+            moved = cur.execute("INSERT INTO heads VALUES (?, ?) ON CONFLICT (room) DO UPDATE SET seq = excluded.seq "
+                                "WHERE heads.seq = 0", (room, head)).rowcount
+        else:
+            moved = cur.execute("UPDATE heads SET seq = ? WHERE room = ? AND seq = ?", (head, room, expect)).rowcount
+        if moved != 1:
+            if key is not None:  # the ack row just inserted: this append keeps nothing
+                db.execute("DELETE FROM acks WHERE room = ? AND key = ?", (room, key))
+            return Appended(Outcome.CONFLICT, self._head(db, room))
+        if len(blobs) == 1:
+            cur.execute("INSERT INTO events VALUES (?, ?, ?)", (room, head, blobs[0]))
+        elif blobs:
+            cur.executemany("INSERT INTO events VALUES (?, ?, ?)",
+                            [(room, expect + i, blob) for i, blob in enumerate(blobs, 1)])
+        return Appended(Outcome.OK, head)
+
+    @classmethod
+    def _refusal(cls, db: sqlite3.Connection, room: str, expect: int, key: str | None,
+                 box: BoxChange) -> Appended | None:
+        """An append with a box change, asked in order before anything is written: the refusal,
+        or None with the box changed (the rest of the append then cannot be refused)."""
+        if key is not None:
+            seen = cls._acked(db, room, key)
+            if seen is not None:
+                return Appended(Outcome.DUPLICATE, *seen)
+        head = cls._head(db, room)
+        if head != expect:
+            return Appended(Outcome.CONFLICT, head)
+        refusal = cls._change_box(db, box)
+        return None if refusal is None else Appended(refusal, head)
 
     @staticmethod
     def _change_box(db: sqlite3.Connection, box: BoxChange) -> Outcome | None:
@@ -273,7 +362,9 @@ class SqliteStore(Store):
 
     @staticmethod
     def _acked(db: sqlite3.Connection, room: str, key: str) -> tuple[int, str] | None:
-        row = db.execute("SELECT a.seq, coalesce(d.digest, '') FROM acks a LEFT JOIN ack_digests d "
+        """A key's (seq, digest). Its digest is in acks, or NULL there and in ack_digests when an
+        older version stored the key (a key stored without a digest has "")."""
+        row = db.execute("SELECT a.seq, coalesce(a.digest, d.digest, '') FROM acks a LEFT JOIN ack_digests d "
                          "ON d.room = a.room AND d.key = a.key WHERE a.room = ? AND a.key = ?", (room, key)).fetchone()
         return None if row is None else (int(row[0]), str(row[1]))
 
