@@ -124,6 +124,7 @@ class ClosePoll:
 class CastVote:
     poll: str
     choice: int
+    reason: str | None = None  # an objection's reason, in an adoption vote (rooms/adoption.py)
 
 
 @dataclass(frozen=True, slots=True)

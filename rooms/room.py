@@ -15,6 +15,7 @@ from .actors import Actor
 from .errors import Code, Refused
 from .events import Event
 from .events import public as public_data
+from .hall import HallCommand
 
 HALL = "hall"
 TABLE_PREFIX = "table:"
@@ -53,12 +54,14 @@ class RoomModel:
         assert isinstance(self.state, hall.HallState)
         return self.state
 
-    def parse(self, op: Any, args: Any) -> c.Command:
-        return c.parse(self.kind, op, args)
-
-    def decide(self, actor: Actor, op: str, cmd: c.Command, now: int) -> list[Event]:
+    def parse(self, op: Any, args: Any) -> HallCommand:
         if self.kind == "table":
-            return table.decide(self.table, actor, cmd, op)
+            return c.parse(self.kind, op, args)
+        return hall.parse(op, args)
+
+    def decide(self, actor: Actor, op: str, cmd: HallCommand, now: int) -> list[Event]:
+        if self.kind == "table":
+            return table.decide(self.table, actor, cmd, op)  # type: ignore[arg-type]
         return hall.decide(self.hall, actor, cmd, op, now)
 
     def evolve(self, event: Event) -> None:

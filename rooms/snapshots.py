@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import attendance, recommendations, synthesis
 from .hall import HallState, Poll
 from .phases import Phase
 from .table import Board, Cluster, Note, TableState
@@ -49,8 +50,12 @@ def dump_hall(s: HallState) -> dict[str, Any]:
         "assembly": s.assembly, "name": s.name, "tables": [[k, v] for k, v in s.tables.items()],
         "activity": s.activity, "activities": list(s.activities.values()), "phase": s.phase,
         "timer": s.timer, "spotlight": s.spotlight,
-        "polls": [[p.id, p.question, p.kind, p.options, p.hidden, p.open, p.counts, p.voters, p.present]
+        "polls": [[p.id, p.question, p.kind, p.options, p.hidden, p.open, p.counts, p.voters, p.present,
+                   p.recommendation, p.rule, p.slate, p.result]
                   for p in s.polls.values()],
+        "synthesis": synthesis.dump(s.synthesis),
+        "recommendations": recommendations.dump(s.recommendations),
+        "attendance": attendance.dump(s.attendance),
     }
 
 
@@ -58,5 +63,12 @@ def load_hall(d: dict[str, Any]) -> HallState:
     s = HallState(d["assembly"], d["name"], {k: v for k, v in d["tables"]})
     s.activity, s.phase, s.timer, s.spotlight = d["activity"], d["phase"], d["timer"], d["spotlight"]
     s.activities = {a["activity"]: a for a in d["activities"]}
-    s.polls = {p[0]: Poll(*p) for p in d["polls"]}
+    s.polls = {p[0]: Poll(*p) for p in d["polls"]}  # a snapshot from before adoption votes has 9 fields
+    # snapshots from before issue 6 have none of these: their hall had none
+    if "synthesis" in d:
+        s.synthesis = synthesis.load(d["synthesis"])
+    if "recommendations" in d:
+        s.recommendations = recommendations.load(d["recommendations"])
+    if "attendance" in d:
+        s.attendance = attendance.load(d["attendance"])
     return s

@@ -23,9 +23,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from rooms import SYSTEM, Actor, Code, Event, Refused, Role
+from rooms import SYSTEM, Actor, Code, Event, Refused, Role, synthesis
 from rooms import commands as c
-from rooms.hall import check_vote
+from rooms.hall import HallCommand, check_vote
 from rooms.hall import follow_ups as hall_follow_ups
 from rooms.results import ranked
 from rooms.room import HALL, RoomModel, table_room
@@ -398,6 +398,8 @@ class Hub:
                 return await self._vote(room, actor, cmd, cmd_id, key)
             if isinstance(cmd, c.Spotlight) and cmd.table is not None:
                 cmd = replace(cmd, results=tuple(await self._results(assembly, cmd.table)))
+            if isinstance(cmd, synthesis.SendCard):
+                cmd = await self._fill_card(room, actor, cmd)
             result = await self._decide_and_append(room, actor, str(op), cmd, cmd_id, key, digest=said)
             if result.outcome is Outcome.DUPLICATE and not same_payload(result.digest, said):
                 raise Refused(Code.ID_REUSED, f"command id {cmd_id!r} was already used for another command")
@@ -410,7 +412,7 @@ class Hub:
             return err(cmd_id, refusal.code, refusal.msg)
         return ack(cmd_id, name, result.seq)
 
-    async def _decide_and_append(self, room: LiveRoom, actor: Actor, op: str, cmd: c.Command, cmd_id: str | None,
+    async def _decide_and_append(self, room: LiveRoom, actor: Actor, op: str, cmd: HallCommand, cmd_id: str | None,
                                  key: str | None, box: BoxChange | None = None, digest: str = "") -> Appended:
         async with room.lock:
             for attempt in range(MAX_ATTEMPTS):
@@ -453,7 +455,7 @@ class Hub:
         """Carry a hall decision into the tables, and publish a closed poll's final tally."""
         if room.name != HALL:
             return
-        if event.op in ("poll.open", "poll.close"):  # turnout of N from the start; the final count at the end
+        if event.op in ("poll.open", "poll.close", "poll.paper"):  # turnout from the start, paper, the final count
             self.request_tally(room, event.data["poll"])
         for table, cmd, op in hall_follow_ups(event):
             target = await self.live(room.assembly, table_room(table))
@@ -522,6 +524,16 @@ class Hub:
             for row in rows:
                 del row["dots"]
         return rows
+
+    async def _fill_card(self, hall: LiveRoom, actor: Actor, cmd: synthesis.SendCard) -> synthesis.SendCard:
+        """A card for the hall's board carries the cluster as its table has it now (title, notes,
+        dots), never what a device claims. A host may send only their own table's clusters."""
+        if actor.role is Role.HOST and actor.table != cmd.table:
+            raise Refused(Code.FORBIDDEN, "a host sends only their own table's clusters")
+        if cmd.table not in hall.model.hall.tables:
+            raise Refused(Code.UNKNOWN_TARGET, f"no table {cmd.table}")
+        table = await self.live(hall.assembly, table_room(cmd.table))
+        return synthesis.fill(cmd, table.model.table)
 
     # -- ballots -------------------------------------------------------------------------------------
 
