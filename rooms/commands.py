@@ -135,6 +135,7 @@ class Tally:
     counts: tuple[int, ...]
     voters: int
     present: int
+    statements: tuple[str, ...] = ()  # a closed adoption vote's objections' reasons, sorted, anonymous
 
 
 Command = (

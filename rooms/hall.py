@@ -231,7 +231,7 @@ def _tally(state: HallState, cmd: c.Tally) -> list[Event]:
     if poll.kind == ADOPTION and not poll.open and poll.rule is not None and poll.recommendation is not None:
         rule = adoption.parse_rule(poll.rule)
         result = adoption.outcome(rule, cmd.counts, present, paper)
-        data["result"] = adoption.to_data(result)
+        data["result"] = adoption.to_data(result) | {"minority_statements": list(cmd.statements)}
         rec = state.recommendations.items.get(poll.recommendation)
         if rec is not None and rec.locked == cmd.poll:
             events.append(recs.unlock(state.recommendations, poll.recommendation, cmd.poll, result.adopted))

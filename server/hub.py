@@ -543,7 +543,7 @@ class Hub:
         except Refused as refusal:
             if refusal.code is not Code.POLL_CLOSED:
                 raise
-        outcome = await self.store.cast(poll_key(room.assembly, cmd.poll), actor.device, cmd.choice, key)
+        outcome = await self.store.cast(poll_key(room.assembly, cmd.poll), actor.device, cmd.choice, key, cmd.reason)
         if outcome is CastOutcome.REUSED:
             raise Refused(Code.ID_REUSED, f"command id {cmd_id!r} was already used for another choice")
         if outcome is CastOutcome.CLOSED:
@@ -584,7 +584,9 @@ class Hub:
         for _ in range(MAX_ATTEMPTS):
             count = await self.store.count(poll_key(room.assembly, poll))
             present = await self.store.members(room.assembly)
-            cmd = c.Tally(poll, tuple(count.counts), count.voters, present)
+            # once closed, an adoption vote's objections are read out as anonymous statements
+            statements = [] if count.open else await self.store.reasons(poll_key(room.assembly, poll))
+            cmd = c.Tally(poll, tuple(count.counts), count.voters, present, tuple(statements))
             box = BoxChange(poll_key(room.assembly, poll), "tally", version=count.version)
             result = await self._decide_and_append(room, SYSTEM, "poll.tally", cmd, None, None, box)
             if result.outcome is not Outcome.STALE:

@@ -160,9 +160,16 @@ class Store(ABC):
 
     # -- ballot boxes
     @abstractmethod
-    async def cast(self, poll: str, device: str, choice: int, key: str) -> CastOutcome:
+    async def cast(self, poll: str, device: str, choice: int, key: str, reason: str | None = None) -> CastOutcome:
         """Put `device`'s ballot for `choice` in the box (replacing its earlier one), once per key;
-        the same key again with another choice is REUSED and changes nothing."""
+        the same key again with another choice is REUSED and changes nothing. `reason` is an
+        objection's reason (adoption votes): kept with the ballot, in the same atomic step, and
+        dropped when the device's next ballot carries none."""
+
+    @abstractmethod
+    async def reasons(self, poll: str) -> list[str]:
+        """The reasons of the ballots now in the box, sorted (so no order links one to a device):
+        the minority statements of an adoption vote."""
 
     @abstractmethod
     async def ballot(self, poll: str, device: str) -> int | None:

@@ -98,7 +98,7 @@ if has_key then redis.call('HSET', KEYS[3], ARGV[3], string.format('%d', head) .
 return {'ok', string.format('%d', head)}
 """
 
-# KEYS: box, ballots, bkeys, bchoices; ARGV: device, choice, key
+# KEYS: box, ballots, bkeys, bchoices, reasons; ARGV: device, choice, key, reason ('' for none)
 # Counts are kept incrementally so `count` is one HGETALL however many ballots there are; only
 # in-range choices are counted, as SqliteStore.count ignores the others. `bchoices` keeps each
 # key's choice, so the same key with another choice is told apart (`bkeys` alone: older keys).
@@ -126,6 +126,11 @@ if (not prev) or tonumber(prev) ~= choice then
     redis.call('HINCRBY', KEYS[1], 'c' .. choice, 1)
     redis.call('HINCRBY', KEYS[1], 'voters', 1)
   end
+end
+if ARGV[4] == '' then
+  redis.call('HDEL', KEYS[5], ARGV[1])
+else
+  redis.call('HSET', KEYS[5], ARGV[1], ARGV[4])
 end
 redis.call('SADD', KEYS[3], ARGV[3])
 redis.call('HSET', KEYS[4], ARGV[3], ARGV[2])
@@ -441,10 +446,15 @@ class RedisStore(Store):
         await self._save_snapshot(keys=[self._key("snap", room)], args=[seq, blob])
 
     # -- ballot boxes
-    async def cast(self, poll: str, device: str, choice: int, key: str) -> CastOutcome:
+    async def cast(self, poll: str, device: str, choice: int, key: str, reason: str | None = None) -> CastOutcome:
         keys = [self._key("box", poll), self._key("ballots", poll), self._key("bkeys", poll),
-                self._key("bchoices", poll)]
-        return CastOutcome(_text(await self._batched(self._cast, keys, [device, choice, key])))
+                self._key("bchoices", poll), self._key("reasons", poll)]
+        args = [device, choice, key, reason or ""]
+        return CastOutcome(_text(await self._batched(self._cast, keys, args)))
+
+    async def reasons(self, poll: str) -> list[str]:
+        values = await self._r.hvals(self._key("reasons", poll))
+        return sorted(_text(v) for v in values)
 
     async def ballot(self, poll: str, device: str) -> int | None:
         choice = await self._r.hget(self._key("ballots", poll), device)

@@ -50,6 +50,8 @@ CREATE TABLE IF NOT EXISTS boxes (poll TEXT PRIMARY KEY, open INTEGER, options I
 CREATE TABLE IF NOT EXISTS ballots (poll TEXT, device TEXT, choice INTEGER, PRIMARY KEY (poll, device)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ballot_keys (poll TEXT, key TEXT, PRIMARY KEY (poll, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ballot_choices (poll TEXT, key TEXT, choice INTEGER, PRIMARY KEY (poll, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ballot_reasons (poll TEXT, device TEXT, reason TEXT,
+                                           PRIMARY KEY (poll, device)) WITHOUT ROWID;
 """
 
 
@@ -397,7 +399,7 @@ class SqliteStore(Store):
         await self._tx_async(go)
 
     # -- ballot boxes
-    async def cast(self, poll: str, device: str, choice: int, key: str) -> CastOutcome:
+    async def cast(self, poll: str, device: str, choice: int, key: str, reason: str | None = None) -> CastOutcome:
         def go(db: sqlite3.Connection) -> CastOutcome:
             if db.execute("SELECT 1 FROM ballot_keys WHERE poll = ? AND key = ?", (poll, key)).fetchone():
                 sql = "SELECT choice FROM ballot_choices WHERE poll = ? AND key = ?"
@@ -410,10 +412,20 @@ class SqliteStore(Store):
             if prev is None or int(prev[0]) != choice:
                 db.execute("INSERT OR REPLACE INTO ballots VALUES (?, ?, ?)", (poll, device, choice))
                 db.execute("UPDATE boxes SET version = version + 1 WHERE poll = ?", (poll,))
+            if reason is None:
+                db.execute("DELETE FROM ballot_reasons WHERE poll = ? AND device = ?", (poll, device))
+            else:
+                db.execute("INSERT OR REPLACE INTO ballot_reasons VALUES (?, ?, ?)", (poll, device, reason))
             db.execute("INSERT INTO ballot_keys VALUES (?, ?)", (poll, key))
             db.execute("INSERT INTO ballot_choices VALUES (?, ?, ?)", (poll, key, choice))
             return CastOutcome.OK
         return await self._tx_async(go)
+
+    async def reasons(self, poll: str) -> list[str]:
+        def go() -> list[str]:
+            sql = "SELECT reason FROM ballot_reasons WHERE poll = ? ORDER BY reason"
+            return [str(r[0]) for r in self._conn().execute(sql, (poll,))]
+        return await self._run(go)
 
     async def ballot(self, poll: str, device: str) -> int | None:
         def go() -> int | None:

@@ -95,3 +95,27 @@ async def test_an_adoption_vote_with_paper_ballots_ends_in_a_result(stack: Stack
     assert unlock["data"]["adopted"] is True and "device" not in unlock["data"]
     objection = await members[3].cmd("vote.cast", {"poll": "p1", "choice": 1, "reason": "dyrt"}, room="hall")
     assert objection["t"] == "err"
+
+
+async def test_a_consent_vote_keeps_the_objections_reasons_as_anonymous_statements(stack: Stack) -> None:
+    """An objection must carry its reason; the final tally lists the reasons of the objections
+    standing at the close, sorted and without devices, and the vote is not adopted."""
+    fac = await facilitator(stack)
+    display = await Device.connect(stack.server.ws_url, stack.assembly["display_token"])
+    a, b, c = [await seat(stack, 0) for _ in range(3)]
+    await fac.ok("recommendation.add", {"recommendation": "r1", "title": "Bilfri bymidte",
+                                        "text": "Ingen biler i bymidten fra 2030."}, room="hall")
+    await fac.ok("poll.open", {"poll": "p1", "kind": "adoption", "recommendation": "r1", "rule": "consent"},
+                 room="hall")
+    no_reason = await a.cmd("vote.cast", {"poll": "p1", "choice": 1}, room="hall")
+    assert no_reason["t"] == "err" and no_reason["code"] == "invalid_args"
+    await a.ok("vote.cast", {"poll": "p1", "choice": 1, "reason": "Handlende mister kunder"}, room="hall")
+    await b.ok("vote.cast", {"poll": "p1", "choice": 1, "reason": "Ældre kan ikke komme ind"}, room="hall")
+    await b.ok("vote.cast", {"poll": "p1", "choice": 0}, room="hall")  # b changes its mind: no longer objects
+    await c.ok("vote.cast", {"poll": "p1", "choice": 0}, room="hall")
+    await fac.ok("poll.close", {"poll": "p1"}, room="hall")
+    final = await display.next(lambda f: f.get("op") == "poll.tally" and f["data"].get("final"), timeout=5)
+    result = final["data"]["result"]
+    assert result["adopted"] is False and result["reason"] == "objection" and result["objections"] == 1
+    assert result["minority_statements"] == ["Handlende mister kunder"]
+    assert a.you["device"] not in repr(final)

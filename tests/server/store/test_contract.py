@@ -267,6 +267,26 @@ async def test_duplicate_cast_key_is_counted_once(store: Store) -> None:
     assert await store.ballot("p", "d1") == 0
 
 
+async def test_an_objections_reason_is_kept_with_its_ballot_and_dropped_with_it(store: Store) -> None:
+    """A reason is kept per device with its current ballot (replaced by a newer one, dropped by a
+    ballot without one, untouched by a duplicate or a cast after close) and read back sorted."""
+    await open_poll(store, options=3)
+    assert await store.reasons("p") == []
+    assert await store.cast("p", "d1", 1, "k1", "Too expensive") is CastOutcome.OK
+    assert await store.cast("p", "d2", 1, "k2", "Asked too late") is CastOutcome.OK
+    assert await store.cast("p", "d3", 0, "k3") is CastOutcome.OK
+    assert await store.reasons("p") == ["Asked too late", "Too expensive"]
+    assert await store.cast("p", "d1", 1, "k4", "Far too expensive") is CastOutcome.OK  # same choice, new reason
+    assert await store.cast("p", "d2", 0, "k5") is CastOutcome.OK  # no longer objects
+    assert await store.cast("p", "d1", 1, "k4", "changed by a resend") is CastOutcome.DUPLICATE
+    assert await store.reasons("p") == ["Far too expensive"]
+    head = await store.head("hall")
+    await store.append("hall", head, [b"close"], box=BoxChange("p", "close"))
+    assert await store.cast("p", "d3", 1, "k6", "late") is CastOutcome.CLOSED
+    assert await store.reasons("p") == ["Far too expensive"]
+    assert await store.reasons("other") == []
+
+
 async def test_tally_is_stale_unchanged_or_ok(store: Store) -> None:
     """A tally read before a newer ballot is STALE, a repeat of the last one UNCHANGED, else OK, and
     a refused tally appends nothing."""
