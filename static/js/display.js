@@ -1,11 +1,15 @@
 // The plenary screen (/display): read-only, large type, no names, no controls. It follows the
-// hall room and shows an open poll, else the spotlighted table's results, else the prompt and
-// the timer. It re-renders on every event, so a change shows within a frame of arriving.
+// hall room and shows an open poll (an adoption vote with its recommendation and verdict), else
+// the spotlighted table's results, else the hall's themes as they form (once the board has a
+// theme or a card), else the prompt and the timer. It re-renders on every event, so a change
+// shows within a frame of arriving.
 import { Live } from "./connection.js";
 import { loadCatalog, t } from "./i18n.js";
 import { Rooms } from "./state.js";
 import { clock, h, num, phaseName, pollBars, bar, takeToken, turnout } from "./dashboard/common.js";
 import { Stage } from "./dashboard/stage.js";
+import { drawAdoption, drawThemes, hasBoard } from "./display/record.js";
+import { followRecord, recommendationOf } from "./tablet/record-state.js";
 
 const stageEl = document.getElementById("stage");
 const offlineEl = document.getElementById("offline");
@@ -91,19 +95,24 @@ function drawPrompt(hall) {
 function render() {
   const hall = rooms && rooms.rooms.hall;
   if (!hall) return;
-  const view = stage.view(hall);
+  let view = stage.view(hall);
+  if (view.mode === "prompt" && hasBoard(hall)) view = { mode: "themes" };
+  const adoption = view.mode === "poll" && view.poll.kind === "adoption";
   // Draw only when what is shown changed; the timer ticks on its own.
   const key = JSON.stringify([view.mode, view.poll || view.spotlight || null, view.mode === "prompt"
-    ? [hall.activity && hall.activity.prompt, hall.phase, hall.name] : null, hall.tables]);
+    ? [hall.activity && hall.activity.prompt, hall.phase, hall.name] : null, hall.tables,
+  view.mode === "themes" ? hall.synthesis : null, adoption ? recommendationOf(hall, view.poll) : null]);
   if (key !== drawn) {
     drawn = key;
     let content;
     if (view.mode === "poll") {
-      const [state, el] = drawPoll(view.poll);
+      const [state, el] = adoption ? drawAdoption(hall, view.poll) : drawPoll(view.poll);
       stageEl.dataset.pollState = state;
       content = el;
     } else if (view.mode === "spotlight") {
       content = drawSpotlight(hall, view.spotlight);
+    } else if (view.mode === "themes") {
+      content = drawThemes(hall);
     } else {
       content = drawPrompt(hall);
     }
@@ -160,6 +169,7 @@ async function main() {
     setTimeout(() => { if (frame) { cancelAnimationFrame(frame); frame = 0; render(); } }, 200);
   };
   rooms = new Rooms(live, () => soon());
+  followRecord(live, rooms); // after Rooms: the hall's synthesis, recommendations and adoption results
   live.addEventListener("welcome", (e) => {
     stage.welcome(e.detail, rooms.rooms.hall);
     soon();

@@ -10,8 +10,11 @@ import { loadCatalog, t } from "./i18n.js";
 import { Rooms } from "./state.js";
 import { BrainstormView } from "./tablet/brainstorm.js";
 import { ClusterView } from "./tablet/cluster.js";
+import { CheckIn } from "./tablet/checkin.js";
+import { HostPanel } from "./tablet/host.js";
 import { boardView } from "./tablet/model.js";
 import { PollCard } from "./tablet/poll.js";
+import { followRecord } from "./tablet/record-state.js";
 import { ResultsView } from "./tablet/results.js";
 import { VoteView } from "./tablet/vote.js";
 
@@ -80,6 +83,7 @@ class Tablet {
     this.everOnline = false;
     this.scheduled = false;
     this.rooms = new Rooms(this.live, (room, ev) => this.changed(room, ev));
+    followRecord(this.live, this.rooms); // after Rooms: the hall's synthesis, recommendations, days
 
     this.views = {
       brainstorm: new BrainstormView(this),
@@ -99,6 +103,8 @@ class Tablet {
       $("view").append(v);
     }
     this.poll = new PollCard(this, $("poll"));
+    this.checkin = new CheckIn(this, $("checkin"));
+    this.host = new HostPanel(this, $("host"));
 
     const live = this.live;
     this.lastCommands = new Map(live.outbox.map((c) => [c.id, c]));
@@ -170,6 +176,8 @@ class Tablet {
     if (command?.op === "vote.cast") {
       this.rooms.votes[command.args.poll] = command.args.choice;
       this.announce(t("Your vote is registered."));
+    } else if (command?.op === "day.checkin") {
+      this.checkin.acked(frame.id, this.rooms.rooms.hall);
     } else if (command?.op === "note.add") {
       this.announce(t("Your note is on the board."), { quiet: true });
     }
@@ -180,6 +188,10 @@ class Tablet {
     if (frame.id == null) return; // not about a command of ours (a refused hello closes with 4003)
     const command = this.live.mine.get(frame.id) || this.lastCommands?.get(frame.id);
     const board = this.board();
+    if (this.poll.refused(command, frame.code) || this.host.refused(command, frame.code)) {
+      this.render();
+      return;
+    }
     this.problem(problemText(frame.code, command?.op, board));
     this.render();
   }
@@ -319,6 +331,8 @@ class Tablet {
     this.idle.hidden = !!current;
     for (const view of Object.values(this.views)) view.el.hidden = view !== current;
     if (current) current.render(board, table);
+    this.checkin.render(hall);
+    this.host.render(board, table, hall);
     if (hall) this.poll.render(hall);
     this.tick();
   }
