@@ -31,10 +31,10 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from rooms import Role
 from rooms.room import table_room
 
-from . import collector, pages, socket
+from . import collector, i18n, pages, socket
 from .assemblies import codes_of, create_assembly, new_assembly_args, normalise_code, sheet
 from .connection import RateLimit
-from .export import assembly_export
+from .export import assembly_export, csv_zip, markdown
 from .hub import Hub
 from .limits import AddressLimits, client_address
 from .logs import quiet_socket_lines
@@ -160,7 +160,8 @@ def facilitator_of(request: Request, samling: Samling, assembly: str) -> Claims 
     return claims
 
 
-async def export_json(request: Request) -> Response:
+async def _export(request: Request) -> dict[str, Any] | Response:
+    """The assembly's record for its facilitator, or the refusal: 403 before 404, as everywhere."""
     samling: Samling = request.app.state.samling
     assembly = request.path_params["assembly"]
     if facilitator_of(request, samling, assembly) is None:
@@ -168,7 +169,37 @@ async def export_json(request: Request) -> Response:
     data = await assembly_export(samling.hub, assembly)
     if data is None:
         return error(404, "unknown_assembly", "no such assembly")
-    return JSONResponse(data, headers={"Content-Disposition": f'attachment; filename="samling-{assembly}.json"'})
+    return data
+
+
+def _attachment(assembly: str, ext: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="samling-{assembly}.{ext}"', "Cache-Control": "no-store"}
+
+
+async def export_json(request: Request) -> Response:
+    data = await _export(request)
+    if isinstance(data, Response):
+        return data
+    return JSONResponse(data, headers=_attachment(data["assembly"], "json"))
+
+
+async def export_zip(request: Request) -> Response:
+    """The record as CSV files (UTF-8 with a BOM, for Excel), one per kind, in a zip."""
+    data = await _export(request)
+    if isinstance(data, Response):
+        return data
+    body = await asyncio.to_thread(csv_zip, data)
+    return Response(body, media_type="application/zip", headers=_attachment(data["assembly"], "zip"))
+
+
+async def export_md(request: Request) -> Response:
+    """The report as Markdown, in the request's language (Danish unless ?lang=en or its cookie)."""
+    data = await _export(request)
+    if isinstance(data, Response):
+        return data
+    lang = i18n.language(request)
+    text = markdown(data, i18n.gettext_for(lang), lang)
+    return Response(text, media_type="text/markdown; charset=utf-8", headers=_attachment(data["assembly"], "md"))
 
 
 async def revoke_api(request: Request) -> Response:
@@ -300,6 +331,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/api/join", join, methods=["POST"]),
         Route("/api/assemblies", create_assembly_api, methods=["POST"]),
         Route("/api/assemblies/{assembly}/export.json", export_json),
+        Route("/api/assemblies/{assembly}/export.zip", export_zip),
+        Route("/api/assemblies/{assembly}/export.md", export_md),
         Route("/api/assemblies/{assembly}/revoke", revoke_api, methods=["POST"]),
         Route("/api/assemblies/{assembly}/sheet", sheet_api),
         Route("/", pages.home),
@@ -308,6 +341,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/table", pages.table_page),
         Route("/facilitator", pages.facilitator_page),
         Route("/facilitator/sheet", pages.sheet_page),
+        Route("/facilitator/report", pages.report_page),
         Route("/new", pages.new_page),
         Route("/display", pages.display_page),
         Route("/i18n/{lang}.json", pages.catalog_json),

@@ -1,4 +1,4 @@
-"""The browser's pages: the tablet, the facilitator's dashboard and printable sheet, the display,
+"""The browser's pages: the tablet, the facilitator's dashboard, printable sheet and report, the display,
 joining, and the organiser's setup (/new).
 
 Pages are Jinja2 templates rendered in the device's language; the behaviour lives in ES
@@ -73,6 +73,11 @@ async def facilitator_page(request: Request) -> Response:
 
 async def sheet_page(request: Request) -> Response:
     return render(request, "sheet.html")
+
+
+async def report_page(request: Request) -> Response:
+    """The print-ready report: the page's script fetches the export with the facilitator's token."""
+    return render(request, "report.html")
 
 
 async def display_page(request: Request) -> Response:
