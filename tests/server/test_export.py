@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from typing import Any
 
@@ -187,3 +188,23 @@ def test_people_s_words_cannot_make_markdown() -> None:
     """A title or note with Markdown's characters shows them as written, on one line."""
     assert md("a|b *c* [x](y)\n# d") == "a\\|b \\*c\\* \\[x\\](y) \\# d"
     assert md("æøå") == "æøå"
+
+
+def test_the_report_page_is_safe_to_serve(stack: Stack) -> None:
+    """/facilitator/report renders in Danish with the strict CSP, no inline script or style, and
+    every script and style sheet it links exists."""
+    with httpx.Client(base_url=stack.server.url, trust_env=False, timeout=10) as http:
+        resp = http.get("/facilitator/report")
+        assert resp.status_code == 200 and '<html lang="da">' in resp.text
+        csp = resp.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        html = resp.text
+        for attrs, body in re.findall(r"<script\b([^>]*)>(.*?)</script>", html, re.S | re.I):
+            assert "src=" in attrs and not body.strip()
+        assert not re.search(r"<style\b|\sstyle\s*=|\son[a-z]+\s*=", html, re.I)
+        linked = re.findall(r"""<(?:script|link)\b[^>]*(?:src|href)\s*=\s*["'](/[^"']*)""", html, re.I)
+        assert "/static/js/report.js" in linked and "/static/css/report.css" in linked
+        for url in linked:
+            assert http.get(url).status_code == 200, url
+        english = http.get("/facilitator/report?assembly=a1&lang=en").text
+        assert "Print / save as PDF" in english and 'href="/facilitator/report?assembly=a1&amp;lang=da"' in english
