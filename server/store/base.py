@@ -58,11 +58,36 @@ class Count:
     open: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Box:
+    """A poll's ballot box in full, as a backup carries it and a restore puts it back."""
+
+    open: bool
+    options: int
+    version: int
+    tallied: int  # the version the last tally was appended at (-1: none yet)
+    ballots: dict[str, int]  # device -> its current choice
+    keys: dict[str, int | None]  # exactly-once key of a cast -> its choice (None: kept by an older version)
+
+
 class CastOutcome(StrEnum):
     OK = "ok"
     DUPLICATE = "duplicate"  # the key was seen with this same choice: nothing changed
     REUSED = "reused"  # the key was seen with another choice: refuse, nothing changed
     CLOSED = "closed"
+
+
+def check_history(head: int, events: list[tuple[int, bytes]], snapshot: tuple[int, bytes] | None) -> None:
+    """ValueError unless a room's history to import holds together: seqs rising from 1, none
+    past the head, a snapshot at or below it (a log may skip seqs only where the store restored
+    the room from a snapshot, see `Store.restore`)."""
+    last = 0
+    for seq, _ in events:
+        if seq <= last:
+            raise ValueError(f"event seqs must rise from 1: {seq} after {last}")
+        last = seq
+    if last > head or (snapshot is not None and not 0 < snapshot[0] <= head):
+        raise ValueError(f"head {head} is behind its events or its snapshot")
 
 
 def split_ack(value: str) -> tuple[int, str]:
@@ -196,6 +221,41 @@ class Store(ABC):
 
     @abstractmethod
     async def revoked(self, assembly: str) -> set[str]: ...
+
+    async def forget_presence(self, assembly: str) -> None:
+        """Drop every process's report of `assembly` (they report again within seconds if live)."""
+        self._presence.pop(assembly, None)
+
+    # -- the record: what a backup reads and a restore writes (server/backup.py)
+    @abstractmethod
+    async def member_devices(self, assembly: str) -> list[str]:
+        """The devices counted as members of `assembly` (`add_member`), sorted."""
+
+    @abstractmethod
+    async def acks(self, room: str) -> dict[str, tuple[int, str]]:
+        """Every exactly-once key of the room, with the (seq, digest) `acked` would answer."""
+
+    @abstractmethod
+    async def boxes(self, prefix: str) -> list[str]:
+        """The polls of every ballot box whose poll key starts with `prefix`, sorted."""
+
+    @abstractmethod
+    async def box(self, poll: str) -> Box | None:
+        """The whole ballot box of `poll`, or None if it was never opened."""
+
+    @abstractmethod
+    async def import_room(self, room: str, head: int, events: list[tuple[int, bytes]],
+                          acks: dict[str, tuple[int, str]], snapshot: tuple[int, bytes] | None) -> bool:
+        """Give a room that was never used (no event, key or snapshot) a history from a backup:
+        the (seq, blob) events at their seqs, the head, the exactly-once keys and the snapshot,
+        so appends go on at head+1 and a resend of an imported key is DUPLICATE. Nothing is
+        fanned out: no process listens to a room of an assembly that is not in the registry
+        yet (a restore keeps the registry for last). False, and nothing kept, if the room was
+        used; ValueError if the history does not hold together (`check_history`)."""
+
+    @abstractmethod
+    async def import_box(self, poll: str, box: Box) -> bool:
+        """Put back a ballot box from a backup, if `poll` never had one; False (nothing kept) if it did."""
 
     # -- fan-out
     async def listen(self, room: str, listener: Listener) -> None:

@@ -40,7 +40,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .base import Appended, BoxChange, CastOutcome, Count, Outcome, Store, _union, split_ack
+from .base import Appended, Box, BoxChange, CastOutcome, Count, Outcome, Store, _union, check_history, split_ack
 
 log = logging.getLogger("samling.store")
 
@@ -187,6 +187,43 @@ redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'blob', ARGV[2])
 return 1
 """
 
+# KEYS: head, log, acks, snap; ARGV: after, head, seq1, blob1, seq2, blob2, ...
+# One batch of a room's imported history (`import_room`): the first (after 0) only into a room
+# never used, each next one only where the one before left the head; 0 refuses and writes nothing.
+IMPORT_EVENTS = """
+local after = tonumber(ARGV[1])
+local head = tonumber(redis.call('GET', KEYS[1]) or '0')
+if head ~= after then return 0 end
+if after == 0 and redis.call('EXISTS', KEYS[2], KEYS[3], KEYS[4]) > 0 then return 0 end
+for i = 3, #ARGV, 2 do
+  redis.call('XADD', KEYS[2], ARGV[i] .. '-1', 'e', ARGV[i + 1])
+end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
+"""
+
+# KEYS: box, ballots, bkeys, bchoices; ARGV: four sections, each its length then its items: the
+# box's fields and values, the ballots' devices and choices, the keys, the keys and choices.
+# 0 (nothing written) if the poll has any of them already.
+IMPORT_BOX = """
+if redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3], KEYS[4]) > 0 then return 0 end
+local i = 1
+for k = 1, 4 do
+  local n = tonumber(ARGV[i])
+  i = i + 1
+  if k == 3 then
+    for j = i, i + n - 1 do redis.call('SADD', KEYS[3], ARGV[j]) end
+  else
+    for j = i, i + n - 1, 2 do redis.call('HSET', KEYS[k], ARGV[j], ARGV[j + 1]) end
+  end
+  i = i + n
+end
+return 1
+"""
+
+#: events per script call of an import (a room's history may be far larger than one call should carry)
+IMPORT_BATCH = 1000
+
 DRIVER = DriverInfo()
 
 _CONNECTION_LOST = (RedisConnectionError, RedisTimeoutError, OSError)
@@ -282,6 +319,8 @@ class RedisStore(Store):
         self._create_assembly = self._redis.register_script(CREATE_ASSEMBLY)
         self._replace_setting = self._redis.register_script(REPLACE_SETTING)
         self._restore = self._redis.register_script(RESTORE)
+        self._import_events = self._redis.register_script(IMPORT_EVENTS)
+        self._import_box = self._redis.register_script(IMPORT_BOX)
         pubsub = self._sub_client.pubsub()
         try:
             await self._r.ping()
@@ -467,6 +506,74 @@ class RedisStore(Store):
             return Count([], 0, 0, False)
         counts = [int(box.get(f"c{i}".encode(), 0)) for i in range(int(box[b"options"]))]
         return Count(counts, int(box.get(b"voters", 0)), int(box.get(b"version", 0)), box.get(b"open") == b"1")
+
+    # -- the record (server/backup.py)
+    async def member_devices(self, assembly: str) -> list[str]:
+        return sorted(_text(d) for d in await self._r.smembers(self._key("members", assembly)))
+
+    async def forget_presence(self, assembly: str) -> None:
+        await self._r.delete(self._key("presence", assembly))
+
+    async def acks(self, room: str) -> dict[str, tuple[int, str]]:
+        return {_text(k): split_ack(_text(v)) for k, v in (await self._r.hgetall(self._key("acks", room))).items()}
+
+    async def boxes(self, prefix: str) -> list[str]:
+        start = self._key("box", "")
+        match = "".join("\\" + ch if ch in "\\*?[]" else ch for ch in start + prefix) + "*"
+        return sorted([_text(k)[len(start):] async for k in self._r.scan_iter(match=match, count=1000)])
+
+    async def box(self, poll: str) -> Box | None:
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hgetall(self._key("box", poll))
+            pipe.hgetall(self._key("ballots", poll))
+            pipe.smembers(self._key("bkeys", poll))
+            pipe.hgetall(self._key("bchoices", poll))
+            state, ballots, keys, choices = await pipe.execute()
+        if not state:
+            return None
+        fields = {_text(k): _text(v) for k, v in state.items()}
+        chosen = {_text(k): int(v) for k, v in choices.items()}
+        return Box(fields.get("open") == "1", int(fields["options"]), int(fields.get("version", 0)),
+                   int(fields.get("tallied", -1)), {_text(d): int(c) for d, c in ballots.items()},
+                   {_text(k): chosen.get(_text(k)) for k in keys})
+
+    async def import_room(self, room: str, head: int, events: list[tuple[int, bytes]],
+                          acks: dict[str, tuple[int, str]], snapshot: tuple[int, bytes] | None) -> bool:
+        check_history(head, events, snapshot)
+        keys = [self._key("head", room), self._key("log", room), self._key("acks", room), self._key("snap", room)]
+        after = 0
+        for start in range(0, max(len(events), 1), IMPORT_BATCH):
+            batch = events[start:start + IMPORT_BATCH]
+            upto = head if start + IMPORT_BATCH >= len(events) else batch[-1][0]
+            args: list[int | bytes] = [after, upto, *(x for seq, blob in batch for x in (seq, blob))]
+            if int(await self._import_events(keys=keys, args=args)) != 1:
+                if after == 0:
+                    return False
+                raise RuntimeError(f"room {room} changed while it was being imported (at seq {after})")
+            after = upto
+        async with self._r.pipeline(transaction=True) as pipe:
+            if acks:
+                pipe.hset(keys[2], mapping={k: f"{seq}:{digest}" if digest else str(seq)
+                                            for k, (seq, digest) in acks.items()})
+            if snapshot is not None:
+                pipe.hset(keys[3], mapping={"seq": snapshot[0], "blob": snapshot[1]})
+            await pipe.execute()
+        return True
+
+    async def import_box(self, poll: str, box: Box) -> bool:
+        counts = [0] * box.options
+        for choice in box.ballots.values():
+            if 0 <= choice < box.options:  # as CAST counts: a choice outside the box counts for nothing
+                counts[choice] += 1
+        fields: list[str | int] = ["open", int(box.open), "options", box.options, "version", box.version,
+                                   "tallied", box.tallied, "voters", sum(counts)]
+        for i, n in enumerate(counts):
+            fields += [f"c{i}", n]
+        ballots = [x for device, choice in box.ballots.items() for x in (device, choice)]
+        chosen = [x for key, choice in box.keys.items() if choice is not None for x in (key, choice)]
+        args = [len(fields), *fields, len(ballots), *ballots, len(box.keys), *box.keys, len(chosen), *chosen]
+        keys = [self._key(kind, poll) for kind in ("box", "ballots", "bkeys", "bchoices")]
+        return int(await self._import_box(keys=keys, args=args)) == 1
 
     # -- batching script calls
     async def _batched(self, script: AsyncScript, keys: list[Any], args: list[Any]) -> Any:

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from .base import Appended, BoxChange, CastOutcome, Count, Outcome, Store
+from .base import Appended, Box, BoxChange, CastOutcome, Count, Outcome, Store, check_history
 
 T = TypeVar("T")
 Write = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]"]  # a write asked for, and its answer
@@ -445,4 +445,70 @@ class SqliteStore(Store):
                 if 0 <= choice < len(counts):
                     counts[choice] = int(n)
             return Count(counts, sum(counts), int(row[1]), bool(row[2]))
+        return await self._tx_async(go)
+
+    # -- the record (server/backup.py)
+    async def member_devices(self, assembly: str) -> list[str]:
+        def go() -> list[str]:
+            sql = "SELECT device FROM members WHERE assembly = ? ORDER BY device"
+            return [r[0] for r in self._conn().execute(sql, (assembly,))]
+        return await self._run(go)
+
+    async def acks(self, room: str) -> dict[str, tuple[int, str]]:
+        def go() -> dict[str, tuple[int, str]]:
+            rows = self._conn().execute(
+                "SELECT a.key, a.seq, coalesce(a.digest, d.digest, '') FROM acks a LEFT JOIN ack_digests d "
+                "ON d.room = a.room AND d.key = a.key WHERE a.room = ?", (room,))
+            return {str(key): (int(seq), str(digest)) for key, seq, digest in rows}
+        return await self._run(go)
+
+    async def boxes(self, prefix: str) -> list[str]:
+        def go() -> list[str]:
+            sql = "SELECT poll FROM boxes WHERE substr(poll, 1, ?) = ? ORDER BY poll"
+            return [r[0] for r in self._conn().execute(sql, (len(prefix), prefix))]
+        return await self._run(go)
+
+    async def box(self, poll: str) -> Box | None:
+        def go(db: sqlite3.Connection) -> Box | None:  # in a transaction: the box and its ballots at one instant
+            row = db.execute("SELECT open, options, version, tallied FROM boxes WHERE poll = ?", (poll,)).fetchone()
+            if row is None:
+                return None
+            ballots = {str(d): int(c) for d, c in db.execute("SELECT device, choice FROM ballots WHERE poll = ?",
+                                                             (poll,))}
+            keys = {str(k): None if c is None else int(c) for k, c in db.execute(
+                "SELECT k.key, c.choice FROM ballot_keys k LEFT JOIN ballot_choices c "
+                "ON c.poll = k.poll AND c.key = k.key WHERE k.poll = ?", (poll,))}
+            return Box(bool(row[0]), int(row[1]), int(row[2]), int(row[3]), ballots, keys)
+        return await self._tx_async(go)
+
+    async def import_room(self, room: str, head: int, events: list[tuple[int, bytes]],
+                          acks: dict[str, tuple[int, str]], snapshot: tuple[int, bytes] | None) -> bool:
+        check_history(head, events, snapshot)
+
+        def go(db: sqlite3.Connection) -> bool:
+            if self._head(db, room) or any(
+                    db.execute(f"SELECT 1 FROM {table} WHERE room = ? LIMIT 1", (room,)).fetchone()
+                    for table in ("events", "acks", "snapshots")):
+                return False
+            db.executemany("INSERT INTO events VALUES (?, ?, ?)", [(room, seq, blob) for seq, blob in events])
+            db.execute("INSERT OR REPLACE INTO heads VALUES (?, ?)", (room, head))
+            db.executemany("INSERT INTO acks VALUES (?, ?, ?, ?)",
+                           [(room, key, seq, digest) for key, (seq, digest) in acks.items()])
+            if snapshot is not None:
+                db.execute("INSERT INTO snapshots VALUES (?, ?, ?)", (room, *snapshot))
+            return True
+        return await self._tx_async(go)
+
+    async def import_box(self, poll: str, box: Box) -> bool:
+        def go(db: sqlite3.Connection) -> bool:
+            for table in ("boxes", "ballots", "ballot_keys"):
+                if db.execute(f"SELECT 1 FROM {table} WHERE poll = ? LIMIT 1", (poll,)).fetchone():
+                    return False
+            db.execute("INSERT INTO boxes VALUES (?, ?, ?, ?, ?)",
+                       (poll, int(box.open), box.options, box.version, box.tallied))
+            db.executemany("INSERT INTO ballots VALUES (?, ?, ?)", [(poll, d, c) for d, c in box.ballots.items()])
+            db.executemany("INSERT INTO ballot_keys VALUES (?, ?)", [(poll, k) for k in box.keys])
+            db.executemany("INSERT INTO ballot_choices VALUES (?, ?, ?)",
+                           [(poll, k, c) for k, c in box.keys.items() if c is not None])
+            return True
         return await self._tx_async(go)

@@ -16,8 +16,8 @@ import pytest
 import redis.asyncio
 from support.processes import RedisServer, free_port
 
-from server.store.base import Appended, BoxChange, CastOutcome, Count, Outcome, Store
-from server.store.redis import RedisStore
+from server.store.base import Appended, Box, BoxChange, CastOutcome, Count, Outcome, Store
+from server.store.redis import IMPORT_BATCH, RedisStore
 from server.store.sqlite import SqliteStore
 
 Opener = Callable[[], Awaitable[Store]]
@@ -360,6 +360,110 @@ async def test_box_change_waits_for_the_conditional_append(store: Store) -> None
     assert await store.cast("p", "d1", 0, "c") is CastOutcome.CLOSED
 
 
+# -- the record: what a backup reads and a restore writes
+
+async def test_the_record_of_an_assembly_reads_back(store: Store) -> None:
+    """A backup can read what the store keeps beside the logs: the members, each room's keys
+    with their seq and digest, the ballot boxes under a prefix and each box in full."""
+    for device in ("d2", "d1", "d3"):
+        await store.add_member("a", device)
+    await store.add_member("b", "d9")
+    assert await store.member_devices("a") == ["d1", "d2", "d3"] and await store.member_devices("none") == []
+    await store.append("r", 0, [b"x"], key="k1", digest="dd")
+    await store.append("r", 1, [b"y", b"z"], key="k2")
+    assert await store.acks("r") == {"k1": (1, "dd"), "k2": (3, "")} and await store.acks("other") == {}
+    await open_poll(store, "a/p1", options=3)
+    await open_poll(store, "a/p2", options=2)
+    await open_poll(store, "a*/p", options=2)  # a glob character in a key is just a character
+    await open_poll(store, "b/p1", options=2)
+    assert await store.boxes("a/") == ["a/p1", "a/p2"]
+    assert await store.boxes("a*/") == ["a*/p"] and await store.boxes("c/") == []
+    await store.cast("a/p1", "d1", 2, "d1|c1")
+    await store.cast("a/p1", "d2", 0, "d2|c1")
+    await store.cast("a/p1", "d1", 1, "d1|c2")
+    head = await store.head("hall")
+    await store.append("hall", head, [b"close"], box=BoxChange("a/p1", "close"))
+    assert await store.box("a/p1") == Box(False, 3, 4, -1, {"d1": 1, "d2": 0},
+                                          {"d1|c1": 2, "d2|c1": 0, "d1|c2": 1})
+    assert await store.box("a/p2") == Box(True, 2, 0, -1, {}, {})
+    assert await store.box("a/nope") is None
+
+
+async def test_an_imported_room_goes_on_as_if_its_events_were_appended(store: Store) -> None:
+    """A room imported from a backup has its events at their seqs (a log restored after a loss
+    may skip some), its head, keys and snapshot: appends go on after the head, a resend of an
+    imported key is a duplicate, and the import fans nothing out."""
+    got: list[bytes] = []
+    await store.listen("r", lambda room, blob: got.append(blob))
+    events = [(1, b"e1\x00\xff"), (2, b"e2"), (5, b"e5")]
+    assert await store.import_room("r", 6, events, {"k": (2, "dd"), "j": (6, "")}, (4, b"state@4")) is True
+    assert await store.head("r") == 6 and await store.read("r", 0) == [b"e1\x00\xff", b"e2", b"e5"]
+    assert await store.read("r", 2) == [b"e5"] and await store.snapshot("r") == (4, b"state@4")
+    assert await store.acked("r", "k") == (2, "dd") and await store.acks("r") == {"k": (2, "dd"), "j": (6, "")}
+    assert await store.append("r", 6, [b"again"], key="k", digest="dd") == Appended(Outcome.DUPLICATE, 2, "dd")
+    assert await store.append("r", 5, [b"e6"]) == Appended(Outcome.CONFLICT, 6)
+    assert await store.append("r", 6, [b"e7"], key="n") == Appended(Outcome.OK, 7)
+    assert await store.read("r", 5) == [b"e7"]
+    await eventually(lambda: got == [b"e7"])
+    many = [(seq, b"m%d" % seq) for seq in range(1, 2 * IMPORT_BATCH + 2)]  # more than one script call on Redis
+    assert await store.import_room("big", len(many), many, {}, None) is True
+    assert await store.head("big") == len(many)
+    assert await store.read("big", 0, limit=-1) == [blob for _, blob in many]
+    assert await store.import_room("empty", 0, [], {}, None) is True and await store.head("empty") == 0
+    assert await store.append("empty", 0, [b"first"]) == Appended(Outcome.OK, 1)
+
+
+async def test_a_room_in_use_is_never_imported_into(store: Store) -> None:
+    """Importing into a room with events, a key, a snapshot or a head keeps nothing; a history that
+    does not hold together is refused before anything is written."""
+    await store.append("events", 0, [b"a"])
+    await store.append("key", 0, [], key="k")
+    await store.save_snapshot("snap", 3, b"s")
+    await store.restore("head", 4, b"s", "e1")
+    for room in ("events", "key", "snap", "head"):
+        before = (await store.head(room), await store.read(room, 0), await store.snapshot(room))
+        assert await store.import_room(room, 2, [(1, b"x"), (2, b"y")], {"k2": (2, "")}, None) is False
+        assert (await store.head(room), await store.read(room, 0), await store.snapshot(room)) == before
+        assert await store.acked(room, "k2") is None
+    for head, events, snapshot in [(1, [(1, b"a"), (2, b"b")], None), (3, [(2, b"b"), (1, b"a")], None),
+                                   (2, [(1, b"a")], (3, b"s")), (1, [(0, b"a")], None)]:
+        with pytest.raises(ValueError):
+            await store.import_room("fresh", head, events, {}, snapshot)
+    assert await store.head("fresh") == 0 and await store.read("fresh", 0) == []
+
+
+async def test_an_imported_ballot_box_counts_and_refuses_as_the_original(store: Store) -> None:
+    """A box imported from another's `box` reads back the same, counts the same (choices outside
+    it count for nothing), and keeps its keys: a resend is a duplicate, a reused key refused.
+    A poll that has a box is never imported into."""
+    await open_poll(store, "a/p", options=3)
+    for device, choice, key in [("d1", 0, "d1|1"), ("d2", 2, "d2|1"), ("d3", 7, "d3|1"), ("d1", 1, "d1|2")]:
+        await store.cast("a/p", device, choice, key)
+    original = await store.box("a/p")
+    assert original is not None
+    assert await store.import_box("b/p", original) is True
+    assert await store.box("b/p") == original and await store.count("b/p") == await store.count("a/p")
+    assert await store.count("b/p") == Count([0, 1, 1], 2, 4, True)
+    assert await store.ballot("b/p", "d1") == 1
+    assert await store.cast("b/p", "d2", 2, "d2|1") is CastOutcome.DUPLICATE
+    assert await store.cast("b/p", "d2", 0, "d2|1") is CastOutcome.REUSED
+    assert await store.cast("b/p", "d4", 0, "d4|1") is CastOutcome.OK
+    assert await store.count("b/p") == Count([1, 1, 1], 3, 5, True)
+    old = Box(False, 2, 1, 1, {"d1": 1}, {"d1|1": None})  # a key kept without its choice
+    assert await store.import_box("c/p", old) is True and await store.box("c/p") == old
+    assert await store.cast("c/p", "d1", 0, "d1|1") is CastOutcome.DUPLICATE
+    assert await store.import_box("a/p", old) is False and await store.box("a/p") == original
+
+
+async def test_forgetting_presence_drops_every_report_of_the_assembly(store: Store) -> None:
+    """After forget_presence no device of that assembly counts as connected; others are untouched."""
+    await store.report_presence("a1", "p1", {"1": ["d1"]}, now=100.0)
+    await store.report_presence("a2", "p1", {"1": ["d2"]}, now=100.0)
+    await store.forget_presence("a1")
+    await store.forget_presence("a1")
+    assert await store.presence("a1", now=101.0) == {} and await store.presence("a2", now=101.0) == {"1": ["d2"]}
+
+
 # -- fan-out
 
 async def test_listeners_receive_appended_blobs_in_order(open_store: Opener) -> None:
@@ -497,6 +601,21 @@ async def test_redis_publishes_and_appends_under_the_prefix(redis_url: str) -> N
         await admin.aclose()
         await one.close()
         await two.close()
+
+
+@pytest.mark.redis
+async def test_redis_import_keeps_the_stream_ids(redis_url: str) -> None:
+    """An imported log is a stream of `{seq}-1` entries like an appended one, gaps and all."""
+    store = RedisStore(redis_url)
+    await store.start()
+    admin = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        assert await store.import_room("r", 4, [(1, b"a"), (3, b"c")], {}, (3, b"s"))
+        await store.append("r", 4, [b"e"])
+        assert [entry_id for entry_id, _ in await admin.xrange("samling:log:r") or []] == [b"1-1", b"3-1", b"5-1"]
+    finally:
+        await admin.aclose()
+        await store.close()
 
 
 @pytest.mark.redis
