@@ -11,7 +11,7 @@ import os
 import shutil
 from typing import Any
 
-from browser.conftest import LAPTOP, SCREENSHOTS, new_page, screenshot, watch
+from browser.conftest import LAPTOP, SCREENSHOTS, new_page, screenshot, serious_problems, watch
 from playwright.async_api import Browser, expect
 from support.client import Device, join
 from support.processes import REPO_ROOT
@@ -105,6 +105,7 @@ async def test_the_report_shows_the_adopted_recommendation_with_its_support(brow
     await expect(trail.nth(0)).to_contain_text("Vedtaget (80,0 % for)")
     await expect(page.get_by_role("button", name="Udskriv / gem som PDF")).to_be_visible()
     assert "Mette" not in await page.content()
+    assert await serious_problems(page) == []
 
     # The button prints; in print the tools are gone and the title page stands alone.
     await page.evaluate("window.print = () => { document.body.dataset.printed = 'yes'; }")
@@ -112,6 +113,7 @@ async def test_the_report_shows_the_adopted_recommendation_with_its_support(brow
     await expect(page.locator("body")).to_have_attribute("data-printed", "yes")
     await page.emulate_media(media="print")
     await expect(page.locator(".report-tools")).to_be_hidden()
+    await screenshot(page, "report-print")
     await page.emulate_media(media="screen")
     assert page.errors == [] and page.dialogs == []  # type: ignore[attr-defined]
 
