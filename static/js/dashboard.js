@@ -1,14 +1,20 @@
 // The lead facilitator's dashboard (/facilitator): runs the hall (activity, phases, timer,
-// spotlight, polls) and watches every table live, with the devices connected at each. It is in
-// the hall room and every table room.
+// spotlight, polls) and watches every table live, with the devices connected at each. It keeps the
+// record too: the hall board of the tables' clusters, recommendations, adoption votes and days.
+// It is in the hall room and every table room.
 import { api, assemblyPath } from "./api.js";
 import { Live } from "./connection.js";
 import { loadCatalog, t } from "./i18n.js";
 import { Rooms } from "./state.js";
 import { clock, errorText, h, newId, phaseName, setText, statusText, takeToken } from "./dashboard/common.js";
+import { Adoption } from "./dashboard/adoption.js";
+import { Days } from "./dashboard/days.js";
 import { Devices } from "./dashboard/devices.js";
 import { Polls } from "./dashboard/polls.js";
+import { Recommendations } from "./dashboard/recommendations.js";
+import { Record, emptyRecord } from "./dashboard/record.js";
 import { Stage } from "./dashboard/stage.js";
+import { Synthesis } from "./dashboard/synthesis.js";
 import { Tables } from "./dashboard/tables.js";
 
 const $ = (id) => document.getElementById(id);
@@ -57,18 +63,32 @@ function request(path, options) {
   return api(assemblyPath(assembly, path), token, options);
 }
 
+// The record's copy until the first welcome (record.js keeps it from then on).
+let record = { data: emptyRecord(), card: () => null, theme: () => null, recommendation: () => null, poll: () => null,
+  alike: () => [] };
+
 const ctx = {
   rooms: () => (rooms ? rooms.rooms : {}),
+  get record() { return record; },
   act,
   send,
   note: (text) => message(text),
+  info: (text) => message(text, "info"),
+  name: (id) => tables.name(id),
+  names: () => ((rooms && rooms.rooms.hall) || {}).tables || [],
   onSpotlight: (id) => spotlight(id),
   onDevices: (id) => devices.show(id),
+  onVote: (ids) => adoption.show(ids),
+  onOpened: () => recommendations.clearPicked(),
 };
 
 const tables = new Tables(ctx);
 const polls = new Polls(ctx);
 const devices = new Devices({ name: (id) => tables.name(id), request, message });
+const synthesis = new Synthesis(ctx);
+const recommendations = new Recommendations(ctx);
+const adoption = new Adoption(ctx);
+const days = new Days(ctx);
 
 // -- run: activity, phases, timer, spotlight
 
@@ -119,20 +139,21 @@ function spotlight(id) {
   });
 }
 
-async function exportJson() {
+/** Download one of the assembly's exports (json, zip, md) with the facilitator's token. */
+async function exportFile(kind = "json") {
   const assembly = live && live.you && live.you.assembly;
   if (!assembly) {
     message(t("Wait until the dashboard is connected, then export."));
     return;
   }
   try {
-    const r = await request("export.json");
+    const r = await request(`export.${kind}`);
     if (!r.ok) {
       message(t("The export failed (the server answered {status}).", { status: r.status }));
       return;
     }
     const url = URL.createObjectURL(await r.blob());
-    const a = h("a", { href: url, download: `samling-${assembly}.json`, hidden: true });
+    const a = h("a", { href: url, download: `samling-${assembly}.${kind}`, hidden: true });
     document.body.append(a);
     a.click();
     a.remove();
@@ -168,7 +189,10 @@ function wire() {
     const hall = rooms && rooms.rooms.hall;
     if (hall && hall.spotlight && hall.spotlight.table != null) spotlight(hall.spotlight.table);
   });
-  $("export").addEventListener("click", exportJson);
+  $("export").addEventListener("click", () => exportFile("json"));
+  $("export-zip").addEventListener("click", () => exportFile("zip"));
+  $("export-md").addEventListener("click", () => exportFile("md"));
+  $("td-send").addEventListener("click", () => synthesis.sendTable(tables.open));
 }
 
 // -- rendering
@@ -230,6 +254,9 @@ function render() {
   renderRun(hall);
   tables.render();
   devices.render();
+  days.render();
+  synthesis.render();
+  recommendations.render();
   polls.render();
   tick();
 }
@@ -277,6 +304,7 @@ async function main() {
     tables.touched(room);
     soon();
   });
+  record = new Record(live, soon);
   live.addEventListener("welcome", (e) => {
     const you = e.detail.you || {};
     if (you.role !== "facilitator") {
@@ -288,6 +316,7 @@ async function main() {
     }
     // The sheet finds its assembly in the link (the token it takes from this browser's storage).
     if (you.assembly) $("sheet-link").href = `/facilitator/sheet?assembly=${encodeURIComponent(you.assembly)}`;
+    $("report-link").href = `/facilitator/report#token=${encodeURIComponent(token)}`;
     stage.welcome(e.detail, rooms.rooms.hall);
     tables.welcomed();
     if (!rooms.rooms.hall.activity) $("activity-new").open = true;

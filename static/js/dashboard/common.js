@@ -185,3 +185,18 @@ export function pollBars(poll) {
         h("span", { class: "bar-count" }, num(row.count ?? 0)),
         h("span", { class: "bar-pct" }, pct(row.share))))));
 }
+
+/**
+ * renderKeyed, keeping the focus: an element with `data-fkey` that had the focus before the redraw
+ * gets it back after, if the new children hold one with the same key.
+ */
+export function rebuild(el, key, build) {
+  const active = document.activeElement;
+  const fkey = active && el.contains(active) ? active.dataset.fkey : null;
+  const changed = renderKeyed(el, key, build);
+  if (changed && fkey) {
+    const again = [...el.querySelectorAll("[data-fkey]")].find((x) => x.dataset.fkey === fkey);
+    if (again) again.focus();
+  }
+  return changed;
+}

@@ -1,6 +1,7 @@
 // Plenary polls on the dashboard: write and open one (choices or a scale), watch its tally live,
 // close it, and see the earlier polls with their final results.
 import { t } from "../i18n.js";
+import { isAdoption, labelled, paperForm, presentTurnout, resultView, ruleBadges } from "./adoption.js";
 import { h, newId, pollBars, renderKeyed, bar, turnout } from "./common.js";
 
 const LIMITS = { choice: [2, 12], scale: [3, 7] };
@@ -10,7 +11,7 @@ export function agreeScale() {
 }
 
 export class Polls {
-  /** ctx: {rooms(), act(label, promise), send(op, args), note(text)} */
+  /** ctx: {rooms(), record, act(label, promise), send(op, args), note(text), info(text)} */
   constructor(ctx) {
     this.ctx = ctx;
     this.form = document.getElementById("poll-form");
@@ -125,32 +126,46 @@ export class Polls {
         this.openEl.append(card.el);
       }
       renderKeyed(card.body, JSON.stringify([poll.counts, poll.voters, poll.present]), () => liveBody(poll));
+      card.paper.update();
     }
     const past = polls.filter((p) => !p.open).reverse();
-    renderKeyed(this.pastEl, JSON.stringify(past), () => past.length
-      ? past.map((p) => h("li", { class: "poll-past", "data-poll": p.poll },
-        h("p", { class: "poll-q" }, p.question), pollBars(p), h("p", { class: "turnout" }, turnout(p))))
+    const record = this.ctx.record;
+    const results = past.map((p) => (record.poll(p.poll) || {}).result || null);
+    renderKeyed(this.pastEl, JSON.stringify([past, results]), () => past.length
+      ? past.map((p, i) => {
+        const info = record.poll(p.poll);
+        return h("li", { class: "poll-past", "data-poll": p.poll },
+          h("div", { class: "poll-head" }, ruleBadges(info)),
+          h("p", { class: "poll-q" }, p.question),
+          results[i] ? resultView(results[i]) : null,
+          pollBars(labelled(p)),
+          h("p", { class: "turnout" }, isAdoption(p) ? presentTurnout(p) : turnout(p)));
+      })
       : h("li", { class: "empty" }, t("No closed polls yet.")));
   }
 
   card(poll) {
     const body = h("div", { class: "poll-body" });
+    const paper = paperForm(poll, this.ctx);
     const el = h("article", { class: "poll-live", "data-poll": poll.poll },
       h("div", { class: "poll-head" },
         h("span", { class: "badge live-badge" }, "● " + t("Open")),
+        ruleBadges(this.ctx.record.poll(poll.poll)),
         poll.hidden ? h("span", { class: "badge" }, t("Results hidden until closed")) : null,
         h("button", { type: "button", class: "btn btn-danger", onclick: () => this.close(poll.poll) }, t("Close poll"))),
       h("p", { class: "poll-q" }, poll.question),
-      body);
-    return { el, body };
+      body,
+      paper.el);
+    return { el, body, paper };
   }
 }
 
 function liveBody(poll) {
+  const count = isAdoption(poll) ? presentTurnout(poll) : turnout(poll);
   if (poll.hidden && poll.open) {
-    return [h("p", { class: "turnout big-turnout" }, turnout(poll)),
+    return [h("p", { class: "turnout big-turnout" }, count),
       bar(poll.present ? poll.voters / poll.present : 0),
       h("p", { class: "form-note" }, t("Nobody sees the results until you close the poll."))];
   }
-  return [pollBars(poll), h("p", { class: "turnout" }, turnout(poll))];
+  return [pollBars(labelled(poll)), h("p", { class: "turnout" }, count)];
 }
