@@ -407,10 +407,19 @@ class Hub:
             seen = None if refusal.code is Code.ID_REUSED else await self.store.acked(room.key, key)
             if seen is not None:  # a resend of a command stored before
                 if same_payload(seen[1], said):
+                    await self._reach(room, seen[0])
                     return ack(cmd_id, name, seen[0])
                 refusal = Refused(Code.ID_REUSED, f"command id {cmd_id!r} was already used for another command")
             return err(cmd_id, refusal.code, refusal.msg)
+        await self._reach(room, result.seq)
         return ack(cmd_id, name, result.seq)
+
+    async def _reach(self, room: LiveRoom, seq: int | None) -> None:
+        """Before acking `seq`, have this process's room hold it: a resend whose first attempt was
+        stored but unanswered (Redis restarted under it) is acked from the store, and the event
+        may not have come back through pub/sub yet. A device resuming after that ack must find it."""
+        if isinstance(seq, int) and seq > room.seq:
+            await self.catch_up(room)
 
     async def _decide_and_append(self, room: LiveRoom, actor: Actor, op: str, cmd: HallCommand, cmd_id: str | None,
                                  key: str | None, box: BoxChange | None = None, digest: str = "") -> Appended:
