@@ -208,3 +208,31 @@ def test_the_report_page_is_safe_to_serve(stack: Stack) -> None:
             assert http.get(url).status_code == 200, url
         english = http.get("/facilitator/report?assembly=a1&lang=en").text
         assert "Print / save as PDF" in english and 'href="/facilitator/report?assembly=a1&amp;lang=da"' in english
+
+
+async def test_an_assembly_without_themes_or_days_exports_whole(stack: Stack) -> None:
+    """No days, no themes, a recommendation of no theme that was never voted on and a plain poll:
+    every form still answers, the recommendation sits in the trail under no theme, and the CSV
+    files of what is missing have their header row only."""
+    fac = await Device.connect(stack.server.ws_url, stack.assembly["facilitator_token"])
+    await fac.ok("recommendation.add", {"recommendation": "r1", "title": "Grønne tage", "text": "1. Alle tage"},
+                 room="hall")
+    await fac.ok("poll.open", {"poll": "p1", "question": "Kaffe?", "kind": "choice", "options": ["Ja", "Nej"]},
+                 room="hall")
+    await fac.ok("poll.close", {"poll": "p1"}, room="hall")
+    await fac.next(lambda f: f.get("op") == "poll.tally" and f["data"].get("final"), timeout=5)
+    token = stack.assembly["facilitator_token"]
+    data = (await get(stack, "export.json", token)).json()
+    assert data["days"] == [] and data["synthesis"]["themes"] == [] and data["paper_ballots"] == []
+    assert data["trail"] == [{"theme": None, "title": None, "table_names": [], "cards": [], "recommendations": [
+        {"recommendation": "r1", "title": "Grønne tage", "withdrawn": False, "adopted": False, "votes": []}]}]
+    assert data["recommendations"][0]["final_vote"] is None and "minority_statements" not in data["polls"][0]
+    with zipfile.ZipFile(io.BytesIO((await get(stack, "export.zip", token)).content)) as z:
+        files = {name: z.read(name) for name in z.namelist()}
+    for name in ("days.csv", "votes.csv", "cards.csv", "themes.csv", "paper_ballots.csv", "notes.csv"):
+        assert csv_rows(files, name) == [], name
+    [poll] = csv_rows(files, "polls.csv")
+    assert (poll["question"], poll["counts"], poll["open"]) == ("Kaffe?", "Ja: 0; Nej: 0", "false")
+    text = (await get(stack, "export.md?lang=en", token)).text
+    assert "No themes." in text and "Not voted on." in text and "(no theme)" in text and "1\\. Alle tage" in text
+    assert "### Kaffe?" in text and "- Ja: 0" in text
