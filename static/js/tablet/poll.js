@@ -8,7 +8,6 @@
 import { t } from "../i18n.js";
 import { needsReason, optionLabel, percentText, reasonText, ruleText } from "./adoption.js";
 import { h } from "./dom.js";
-import { openPoll } from "./model.js";
 import { recommendationOf } from "./record-state.js";
 
 const REASON_MAX = 500;
@@ -23,6 +22,56 @@ export class PollCard {
     this.reason = "";
     this.dismissed = new Set(); // adoption results the member has gone back from
     this.countEl = null;
+    this.seen = new Set();      // polls that have been open on this tablet
+  }
+
+  voted(poll) {
+    const { pending, registered } = this.choices(poll);
+    return (pending ?? registered) != null;
+  }
+
+  /**
+   * Which open poll the card shows. Several are open at once when the facilitator puts a slate of
+   * recommendations to the vote (one ballot each): a newly opened one comes first (unless it is of
+   * the slate on the card), then the one on the card, then the first without this tablet's vote,
+   * else the newest.
+   */
+  pick(open) {
+    const fresh = open.filter((p) => !this.seen.has(p.poll));
+    for (const p of open) this.seen.add(p.poll);
+    const current = open.find((p) => p.poll === this.current);
+    // the rest of a slate arriving after its first poll leaves the card on the first
+    const sameSlate = current && current.slate != null && fresh.every((p) => p.slate === current.slate);
+    if (fresh.length && !sameSlate) return fresh[0];
+    return current || open.find((p) => !this.voted(p.poll)) || open[open.length - 1];
+  }
+
+  /** With several open polls: one button per poll (its number, and a mark once voted), and "Next". */
+  navigation(open, poll) {
+    if (open.length < 2) return null;
+    const at = open.indexOf(poll);
+    const next = open.slice(at + 1).concat(open.slice(0, at)).find((p) => !this.voted(p.poll));
+    return h("nav", { class: "poll-nav", "aria-label": t("The votes open now") },
+      h("p", { class: "poll-nav-where", text: t("Vote {i} of {n}", { i: at + 1, n: open.length }) }),
+      h("div", { class: "poll-nav-buttons" }, open.map((p, i) => h("button", {
+        type: "button",
+        class: `button small poll-nav-button${p === poll ? " current" : ""}${this.voted(p.poll) ? " voted" : ""}`,
+        "aria-current": p === poll ? "true" : null,
+        "aria-label": this.voted(p.poll) ? t("Vote {i}: voted", { i: i + 1 }) : t("Vote {i}: not voted yet", { i: i + 1 }),
+        on: { click: () => this.show(p.poll) },
+      }, String(i + 1), this.voted(p.poll) ? h("span", { "aria-hidden": "true", text: " ✓" }) : null))),
+      next && this.voted(poll.poll)
+        ? h("button", { type: "button", class: "button primary poll-next", text: t("Next vote"),
+          on: { click: () => this.show(next.poll) } })
+        : null);
+  }
+
+  show(pollId) {
+    this.current = pollId;
+    this.asking = null;
+    this.sig = null;
+    this.focusHeading = true;
+    this.app.render();
   }
 
   /** This device's vote: the latest one still on its way, else the one the server has. */
@@ -36,7 +85,8 @@ export class PollCard {
   }
 
   render(hall) {
-    const poll = openPoll(hall);
+    const open = (hall.polls || []).filter((p) => p.open);
+    const poll = open.length ? this.pick(open) : null;
     if (!poll) {
       const was = this.current && hall.polls.find((p) => p.poll === this.current);
       if (was && was.kind === "adoption" && !this.dismissed.has(was.poll)) {
@@ -51,7 +101,7 @@ export class PollCard {
     const online = this.app.live.status === "online";
     const rec = poll.kind === "adoption" ? recommendationOf(hall, poll) : null;
     const sig = JSON.stringify([poll.poll, poll.options, pending, registered, online, this.asking,
-      rec && [rec.title, rec.text]]);
+      rec && [rec.title, rec.text], open.length > 1 ? open.map((p) => [p.poll, this.voted(p.poll)]) : null]);
     this.updateCount(poll);
     if (sig === this.sig) return;
     this.sig = sig;
@@ -87,6 +137,7 @@ export class PollCard {
     this.countEl = h("p", { class: "poll-count" });
     const kind = adoption ? `adoption rule-${poll.rule?.rule || "majority"}` : poll.kind;
     this.el.replaceChildren(h("div", { class: "poll-card" },
+      this.navigation(open, poll),
       h("p", { class: "poll-kicker", text: adoption ? t("Vote on a recommendation") : t("Question for everyone in the hall") }),
       h("h2", { id: "poll-question", class: "poll-question", tabindex: -1, text: rec?.title || poll.question }),
       rec ? h("p", { class: "recommendation-text", text: rec.text }) : null,
@@ -103,7 +154,8 @@ export class PollCard {
       field.focus();
       field.setSelectionRange(field.value.length, field.value.length);
       this.focusReason = false;
-    } else if (fresh || headingFocused) {
+    } else if (fresh || headingFocused || this.focusHeading) {
+      this.focusHeading = false;
       this.el.querySelector("#poll-question").focus();
     } else if (focusIndex >= 0) {
       this.el.querySelectorAll(".answer")[focusIndex]?.focus();
