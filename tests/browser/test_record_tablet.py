@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from browser.conftest import LAPTOP, TABLET, new_page, screenshot, watch, watch_console
+from browser.conftest import LAPTOP, TABLET, new_page, screenshot, serious_problems, watch, watch_console
+from browser.test_tablet import check_usable
 from playwright.async_api import Browser, BrowserContext, Page, expect
 from support.client import Device
 from support.client import join as join_api
@@ -75,6 +76,7 @@ async def test_check_in_object_with_a_reason_and_send_themes(browser: Browser, h
     await expect(card.locator(".reason-error")).to_have_text("Please write a few words about why.")
     await reason.fill("For dyrt for kommunen " + XSS)
     await screenshot(tab, "tablet-adoption-reason")
+    await check_usable(tab)
     await card.get_by_role("button", name="Send my vote").click()
     await expect(card.locator(".poll-status")).to_have_text(re.compile("^Your vote is registered"))
     await expect(card.locator(".answer.chosen .answer-label")).to_have_text("I object")
@@ -89,9 +91,11 @@ async def test_check_in_object_with_a_reason_and_send_themes(browser: Browser, h
     await expect(screen.locator(".verdict-figure.apart").nth(1)).to_contain_text("Objections")
     await expect(screen.locator(".disp-adoption .turnout")).to_contain_text("1 of 1 present voted")
     await screenshot(screen, "display-adoption-result")
+    assert await serious_problems(screen) == []
     await expect(card.locator(".verdict")).to_have_text("Not adopted")
     await expect(card.locator(".result-figures")).to_contain_text("Against")
     await screenshot(tab, "tablet-adoption-result")
+    await check_usable(tab)
     await card.get_by_role("button", name="Back to the table").click()
     await expect(card).to_be_hidden()
 
@@ -133,6 +137,8 @@ async def test_check_in_object_with_a_reason_and_send_themes(browser: Browser, h
     await expect(screen.locator(".unsorted")).to_have_count(0)
     await screenshot(screen, "display-themes")
     await screenshot(host, "tablet-host-results")
+    await check_usable(host)
+    assert await serious_problems(screen) == []
 
     for page in (tab, host, screen):
         assert page.errors == []  # type: ignore[attr-defined]
@@ -181,6 +187,7 @@ async def test_a_host_writes_a_recommendation_and_votes_a_slate(browser: Browser
     await card.get_by_role("button", name="I block it (veto)").click()
     await card.locator("#poll-reason").fill("Det koster for meget")
     await screenshot(host, "tablet-adoption-gradients")
+    await check_usable(host)
     await card.get_by_role("button", name="Send my vote").click()
     await expect(card.locator(".poll-status")).to_have_text(re.compile("^Your vote is registered"))
     await expect(card.locator(".answer.chosen .answer-label")).to_have_text("I block it (veto)")
