@@ -3,6 +3,9 @@
     samling serve [--host H] [--port P] [--db PATH | --redis URL]
     samling assembly create NAME --tables N [--db PATH | --redis URL] [--json]
     samling demo [--host H] [--port P] [--db PATH]
+    samling backup ASSEMBLY --out FILE [--with-secret] [--db PATH | --redis URL]
+    samling restore FILE [--as NEW_ID] [--new-codes] [--db PATH | --redis URL]
+    samling purge ASSEMBLY [--yes] [--db PATH | --redis URL]
 
 Every command has --help. Settings also come from REDIS_URL, SAMLING_DB, SAMLING_SECRET and
 SAMLING_PUBLIC_URL; options on the command line win.
@@ -15,6 +18,7 @@ import asyncio
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 from .settings import Settings, from_env
@@ -60,7 +64,55 @@ def parser() -> argparse.ArgumentParser:
                                       "and serve it.")
     _serve_options(demo)
     demo.add_argument("--db", metavar="PATH", default="samling-demo.db", help="SQLite file (default samling-demo.db)")
+    _record_parsers(sub)
     return top
+
+
+def _record_parsers(sub: Any) -> None:
+    """backup, restore and purge: the assembly's record (docs/record.md)."""
+    backup = sub.add_parser(
+        "backup", help="write one file holding everything of an assembly",
+        description="Write one file holding everything of an assembly: its tables and join codes, every room's "
+                    "log, snapshots and exactly-once keys, the ballot boxes of its polls, its members and removed "
+                    "devices. Keep it to move the assembly to another server or store (`samling restore`), or as "
+                    "a copy to go back to. The file is checked with a SHA-256 on restore, so a damaged copy is "
+                    "refused. It can be taken while serving (each room as it stands when it is read). It holds "
+                    "device ids and ballots: keep it as private as the store.",
+        epilog="Without --with-secret the file does not hold the signing secret, so the tokens issued before "
+               "(members' tablets, the facilitator's and the display's links) will not work after a restore onto "
+               "another server: devices join again with their table's code, and restore prints new links. With "
+               "it, whoever has the file can sign tokens for every assembly of this store.")
+    backup.add_argument("assembly", help="the assembly's id (as `assembly create` printed it)")
+    backup.add_argument("--out", metavar="FILE", required=True, help="where to write the backup (replaced whole)")
+    backup.add_argument("--with-secret", action="store_true",
+                        help="also keep the signing secret, so the tokens issued before work after a restore")
+    _store_options(backup)
+
+    restore = sub.add_parser(
+        "restore", help="recreate an assembly from a backup file",
+        description="Recreate an assembly from a `samling backup` file, on either store (a backup of SQLite "
+                    "restores onto Redis and the other way round): a server on it serves the same hall and tables, "
+                    "with the same events, ballots and tallies. Only into an empty place: refused if the store has "
+                    "the assembly's id or any of its join codes already. Prints the facilitator and display links.")
+    restore.add_argument("file", help="the backup file")
+    restore.add_argument("--as", dest="as_id", metavar="NEW_ID",
+                         help="restore under another id (1-64 letters, digits, - or _), e.g. beside the original "
+                              "with --new-codes")
+    restore.add_argument("--new-codes", action="store_true",
+                         help="draw new join and host codes instead of the backup's (printed cards stop working)")
+    restore.add_argument("--public-url", metavar="URL", help="the base of the printed links (default http://localhost:8000)")
+    _store_options(restore)
+
+    purge = sub.add_parser(
+        "purge", help="remove members' names after the assembly, keeping the anonymous record",
+        description="After the assembly: remove members' names and which device sits at which table, while the "
+                    "anonymous record stays: notes, clusters, dots, votes and tallies. Asks first unless --yes. "
+                    "Running it again changes nothing.",
+        epilog="This Samling never stores the name a member gives at join (it stays on that tablet); device ids "
+               "stay, as the record's rules (one author, one voter) need them. See docs/record.md.")
+    purge.add_argument("assembly", help="the assembly's id")
+    purge.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
+    _store_options(purge)
 
 
 def _settings(a: argparse.Namespace) -> Settings:
@@ -81,6 +133,87 @@ async def _create(settings: Settings, name: str, tables: int) -> dict[str, Any]:
         return await create_assembly(store, tokens, name, tables, settings.base_url)
     finally:
         await store.close()
+
+
+async def _opened(settings: Settings) -> Any:
+    """The store the settings name, started; BackupError (one line) if it cannot be reached."""
+    from .backup import BackupError
+    from .store.base import open_store
+
+    store = open_store(settings.db, settings.redis)
+    try:
+        await store.start()
+    except Exception as exc:
+        await store.close()
+        raise BackupError(f"cannot open the store ({settings.redis or settings.db}): {exc}") from None
+    return store
+
+
+def _progress(what: str) -> Any:
+    """Rooms done / in all on stderr: one line rewritten on a terminal, else every tenth."""
+    def show(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\r{what}: rooms {done}/{total}" + ("\n" if done == total else ""))
+        elif done == total or done % max(1, total // 10) == 0:
+            sys.stderr.write(f"{what}: rooms {done}/{total}\n")
+        sys.stderr.flush()
+    return show
+
+
+async def _backup(settings: Settings, assembly: str, out: str, with_secret: bool) -> None:
+    from .app import signing_secret
+    from .backup import backup, write_file
+
+    store = await _opened(settings)
+    try:
+        secret = await signing_secret(store, settings) if with_secret else None
+        data = await backup(store, assembly, secret, _progress("backup"))
+    finally:
+        await store.close()
+    write_file(out, data)
+    print(f"Backed up assembly {assembly} to {out} ({len(data)} bytes"
+          f"{', with the signing secret' if with_secret else ''}).")
+
+
+async def _restore(settings: Settings, path: str, as_id: str | None, new_codes: bool) -> dict[str, Any]:
+    from .app import signing_secret
+    from .backup import BackupError, restore, sheet_of
+    from .tokens import Tokens
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise BackupError(f"cannot read {path}: {exc.strerror}") from None
+    store = await _opened(settings)
+    try:
+        done = await restore(store, data, as_id, _progress("restore"), settings.secret, new_codes)
+        tokens = Tokens(await signing_secret(store, settings))
+    finally:
+        await store.close()
+    for warning in done.warnings:
+        print(f"samling: note: {warning}", file=sys.stderr)
+    return sheet_of(done.record, tokens, settings.base_url)
+
+
+async def _purge(settings: Settings, assembly: str, yes: bool) -> bool:
+    from .backup import BackupError, purge
+
+    store = await _opened(settings)
+    try:
+        record = await store.assembly(assembly)
+        if record is None:
+            raise BackupError(f"no assembly {assembly!r} in this store")
+        if not yes:
+            sys.stderr.write(f"Purge assembly {assembly} ({record['name']})? Members' names and who sits where go "
+                             "for good; the anonymous record stays. Type yes to go on: ")
+            sys.stderr.flush()
+            if sys.stdin.readline().strip().lower() != "yes":
+                return False
+        for line in await purge(store, assembly):
+            print(f"  {line}")
+    finally:
+        await store.close()
+    return True
 
 
 def print_sheet(sheet: dict[str, Any], out: Any = sys.stdout) -> None:
@@ -127,9 +260,31 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(sheet, ensure_ascii=False))
         else:
             print_sheet(sheet)
+    elif a.command in ("backup", "restore", "purge"):
+        return _record(a, settings)
     elif a.command == "demo":
         sheet = asyncio.run(_create(settings, "Demo borgersamling", 3))
         print_sheet(sheet)
         print(f"  Serving on {settings.base_url} (Ctrl+C stops; data in {settings.db})\n", flush=True)
         serve(settings)
+    return 0
+
+
+def _record(a: argparse.Namespace, settings: Settings) -> int:
+    """backup, restore and purge; a refusal is one line on stderr and exit 1."""
+    from .backup import BackupError
+
+    try:
+        if a.command == "backup":
+            asyncio.run(_backup(settings, a.assembly, a.out, a.with_secret))
+        elif a.command == "restore":
+            sheet = asyncio.run(_restore(settings, a.file, a.as_id, a.new_codes))
+            print(f"Restored assembly {sheet['assembly']}.")
+            print_sheet(sheet)
+        elif not asyncio.run(_purge(settings, a.assembly, a.yes)):
+            print("samling: purge cancelled: nothing was changed", file=sys.stderr)
+            return 1
+    except (BackupError, OSError) as exc:
+        print(f"samling: {exc}", file=sys.stderr)
+        return 1
     return 0
