@@ -27,7 +27,8 @@ export function drawThemes(hall) {
   const themes = s.themes.slice(0, TILES);
   const unsorted = s.unsorted.map((id) => cards.get(id)).filter(Boolean);
   const tiles = themes.length
-    ? h("ul", { class: "themes", "data-count": Math.min(themes.length, TILES) },
+    ? h("ul", { class: "themes", "data-count": themes.length,
+      "data-density": themes.length <= 4 ? "few" : themes.length <= 9 ? "some" : "many" },
       themes.map((th) => h("li", { class: "theme" },
         h("p", { class: "theme-title" }, th.title || t("Untitled theme")),
         h("p", { class: "theme-facts" },
