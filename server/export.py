@@ -56,7 +56,11 @@ async def assembly_export(hub: Hub, assembly: str) -> Record | None:
             activities.append(view)
         tables.append({"id": t["id"], "name": t["name"], "phase": str(state.phase), "activities": activities})
     names = {t["id"]: t["name"] for t in record["tables"]}
-    polls = [_poll(hall, p.view()) for p in hall.polls.values()]
+    paper = _paper_ballots(hall)
+    by_poll: dict[str, list[Record]] = {}
+    for entry in paper:
+        by_poll.setdefault(entry["poll"], []).append(entry)
+    polls = [_poll(p.view(), by_poll.get(p.id, [])) for p in hall.polls.values()]
     recommendations = _recommendations(hall, polls)
     synthesis = _synthesis(hall, names)
     return {
@@ -67,7 +71,7 @@ async def assembly_export(hub: Hub, assembly: str) -> Record | None:
         "synthesis": synthesis,
         "recommendations": recommendations,
         "days": att.view(hall.attendance)["days"],
-        "paper_ballots": _paper_ballots(hall),
+        "paper_ballots": paper,
         "trail": _trail(synthesis, recommendations, polls),
     }
 
@@ -83,12 +87,11 @@ def _paper_ballots(hall: HallState) -> list[Record]:
              "current": last[e["poll"]] == i} for i, e in enumerate(entries)]
 
 
-def _poll(hall: HallState, view: Record) -> Record:
-    """A poll as the hall shows it; an adoption vote adds its paper entries and (TODO, see the
+def _poll(view: Record, paper: list[Record]) -> Record:
+    """A poll as the hall shows it; an adoption vote adds its `paper` entries and (TODO, see the
     module) its minority statements."""
     if view["kind"] != ADOPTION:
         return view
-    paper = [e for e in _paper_ballots(hall) if e["poll"] == view["poll"]]
     return {**view, "paper": paper, "minority_statements": []}
 
 
@@ -207,6 +210,7 @@ def csv_files(data: Record) -> dict[str, bytes]:
     """The record as one CSV file per kind, by file name."""
     themes = {t["theme"]: t for t in data["synthesis"]["themes"]}
     polls = data["polls"]
+    by_id = {p["poll"]: p for p in polls}
     adoption = [p for p in polls if p["kind"] == ADOPTION]
     rec_titles = {r["recommendation"]: r["title"] for r in data["recommendations"]}
     return {
@@ -250,18 +254,10 @@ def csv_files(data: Record) -> dict[str, bytes]:
                           for d in data["days"])),
         "paper_ballots.csv": _csv(
             ["poll", "question", "counts", "paper_voters", "at", "current"],
-            ([e["poll"], _question(polls, e["poll"]),
-              _options_counts(_options(polls, e["poll"]), e["counts"]), e["paper_voters"], iso(e["at"]),
-              e["current"]] for e in data["paper_ballots"])),
+            ([e["poll"], by_id[e["poll"]]["question"] if e["poll"] in by_id else "",
+              _options_counts(by_id[e["poll"]]["options"] if e["poll"] in by_id else [], e["counts"]),
+              e["paper_voters"], iso(e["at"]), e["current"]] for e in data["paper_ballots"])),
     }
-
-
-def _question(polls: list[Record], poll: str) -> str:
-    return next((str(p["question"]) for p in polls if p["poll"] == poll), "")
-
-
-def _options(polls: list[Record], poll: str) -> list[str]:
-    return next((list(p["options"]) for p in polls if p["poll"] == poll), [])
 
 
 def _vote_row(p: Record, titles: Mapping[str, str]) -> list[Any]:
