@@ -18,10 +18,14 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .settings import Settings, from_env
+
+if TYPE_CHECKING:
+    from .store.base import Store
 
 DESCRIPTION = "Samling: live facilitation for citizens' assemblies (tables, notes, dots, plenary votes)."
 
@@ -135,11 +139,14 @@ async def _create(settings: Settings, name: str, tables: int) -> dict[str, Any]:
         await store.close()
 
 
-async def _opened(settings: Settings) -> Any:
-    """The store the settings name, started; BackupError (one line) if it cannot be reached."""
+async def _opened(settings: Settings, existing: bool = True) -> Store:
+    """The store the settings name, started; BackupError (one line) if it cannot be reached, or
+    (`existing`) if it is a SQLite file that is not there: reading one would make an empty one."""
     from .backup import BackupError
     from .store.base import open_store
 
+    if existing and not settings.redis and not Path(settings.db).exists():
+        raise BackupError(f"there is no store at {settings.db} (give --db PATH, or --redis URL)")
     store = open_store(settings.db, settings.redis)
     try:
         await store.start()
@@ -149,7 +156,7 @@ async def _opened(settings: Settings) -> Any:
     return store
 
 
-def _progress(what: str) -> Any:
+def _progress(what: str) -> Callable[[int, int], None]:
     """Rooms done / in all on stderr: one line rewritten on a terminal, else every tenth."""
     def show(done: int, total: int) -> None:
         if sys.stderr.isatty():
@@ -184,7 +191,7 @@ async def _restore(settings: Settings, path: str, as_id: str | None, new_codes: 
         data = Path(path).read_bytes()
     except OSError as exc:
         raise BackupError(f"cannot read {path}: {exc.strerror}") from None
-    store = await _opened(settings)
+    store = await _opened(settings, existing=False)
     try:
         done = await restore(store, data, as_id, _progress("restore"), settings.secret, new_codes)
         tokens = Tokens(await signing_secret(store, settings))

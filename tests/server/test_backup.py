@@ -329,6 +329,9 @@ async def test_purge_leaves_no_name_and_keeps_the_record(servers: Any, tmp_path:
     assert await kept(where, day.id) == record
     assert b"Flere cykelstier" in out.read_bytes()
     assert run_cli(["purge", "nope", "--yes"], **where.cli, check=False).returncode == 1
+    missing = tmp_path / "missing.db"
+    done = run_cli(["purge", day.id, "--yes"], db=missing, check=False)  # never makes an empty store
+    assert done.returncode == 1 and "there is no store at" in done.stderr and not missing.exists()
 
 
 # -- in process: the functions behind the commands
