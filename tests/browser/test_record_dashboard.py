@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from browser.conftest import LAPTOP, new_page, screenshot, watch_console
+from browser.conftest import LAPTOP, drag, new_page, screenshot, watch_console
+from browser.test_accessibility import problems
 from playwright.async_api import Browser, Locator, Page, expect
 from support.client import Device, join
 
@@ -139,6 +140,7 @@ async def test_from_table_clusters_to_an_adopted_recommendation(browser: Browser
     dialog = page.locator("#adoption-dialog")
     await expect(dialog).to_be_visible()
     await dialog.locator("input[name=rule][value=two_thirds]").check()
+    assert await problems(page) == []
     await dialog.locator("[type=submit]").click()
     opened = await one.next_ev("poll.open", room="hall")
     poll = opened["data"]["poll"]
@@ -165,6 +167,7 @@ async def test_from_table_clusters_to_an_adopted_recommendation(browser: Browser
     await expect(live.locator(".bar-count")).to_have_text(["3", "1", "1"])
     await expect(live.locator(".paper-last")).to_contain_text("For 2, Imod 0, Undlader at stemme 1")
     await screenshot(page, "dashboard-record")
+    assert await problems(page) == []
 
     # Closed: adopted, 3 for and 1 against of 4 (75 %), 1 abstained of 5 (20 %).
     await live.locator(".poll-head .btn-danger").click()
@@ -177,4 +180,107 @@ async def test_from_table_clusters_to_an_adopted_recommendation(browser: Browser
     await expect(rec).to_have_attribute("data-state", "adopted")
     await expect(rec.locator(".rec-state")).to_contain_text("Vedtaget")
     await screenshot(page, "dashboard-record-adopted")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_the_board_by_drag_merge_split_and_withdraw_and_a_slate(browser: Browser, hall: dict[str, Any]) -> None:
+    """A card dragged into a theme, another put in a second theme; the themes merged; a card taken
+    out and one withdrawn; a theme removed. Then a recommendation withdrawn, and two put to a
+    consent vote together as a slate, with results hidden."""
+    server, assembly = hall["server"], hall["assembly"]
+    boss = await Device.connect(server.ws_url, assembly["facilitator_token"])
+    one, two = await seat(hall, 0), await seat(hall, 1)
+    await both_tables_at_results(boss, one, two)
+    _, page = await new_page(browser, LAPTOP)
+    watch_console(page)
+    await page.goto(f"{server.url}/facilitator#token={assembly['facilitator_token']}")
+    await expect(page.locator("#conn")).to_have_attribute("data-status", "online")
+    await send_clusters(page, "1")
+    await send_clusters(page, "2")
+
+    for title in ("Busser", "Trafik"):
+        await page.locator("#theme-form input[name=title]").fill(title)
+        await page.locator("#theme-form [type=submit]").click()
+        await expect(column(page, title)).to_have_count(1)
+    await drag(page, card(page, "1").locator(".syn-pick"), column(page, "Busser").locator(".syn-cards"))
+    await expect(card(column(page, "Busser"), "1")).to_have_count(1)
+    await card(page, "2").locator(".syn-pick").click()
+    await column(page, "Trafik").locator(".syn-here").click()
+    await expect(card(column(page, "Trafik"), "2")).to_have_count(1)
+
+    # Trafik merged into Busser: one theme with both cards.
+    await column(page, "Trafik").locator(".syn-merge").click()
+    await column(page, "Trafik").locator(".syn-tool select").select_option(label="Busser")
+    await column(page, "Trafik").locator(".syn-tool .btn-primary").click()
+    await expect(column(page, "Trafik")).to_have_count(0)
+    await expect(column(page, "Busser").locator(".syn-card")).to_have_count(2)
+
+    # Table 2's card split out to unsorted, then withdrawn; the theme removed.
+    await card(page, "2").locator(".syn-out").click()
+    await expect(card(page.locator(".syn-unsorted"), "2")).to_have_count(1)
+    await card(page, "2").locator(".syn-withdraw").click()
+    await card(page, "2").locator(".btn-danger").click()
+    await expect(page.locator(".syn-card")).to_have_count(1)
+    await expect(page.locator(".syn-dup")).to_have_count(0)
+    await column(page, "Busser").locator(".syn-remove").click()
+    await column(page, "Busser").locator(".syn-confirm .btn-danger").click()
+    await expect(page.locator(".syn-col")).to_have_count(1)
+    await expect(card(page.locator(".syn-unsorted"), "1")).to_have_count(1)
+
+    # Three recommendations (one from table 1's host); one withdrawn on the dashboard.
+    host = await Device.connect(server.ws_url, (await join(server.url, assembly["tables"][0]["host_code"]))["token"])
+    await host.ok("recommendation.add", {"recommendation": "r1", "title": "Natbusser", "text": "Busser om natten."},
+                  room="hall")
+    for rec, title in (("r2", "Cykelstier"), ("r3", "Gratis færger")):
+        await boss.ok("recommendation.add", {"recommendation": rec, "title": title, "text": f"{title} til alle."},
+                      room="hall")
+    recs = page.locator(".rec")
+    await expect(recs).to_have_count(3)
+    natbus = page.locator(".rec[data-recommendation=r1]")
+    await expect(natbus.locator(".rec-meta").first).to_contain_text("Bord 1 (vært)")
+    ferry = page.locator(".rec[data-recommendation=r3]")
+    await ferry.locator(".rec-withdraw").click()
+    await ferry.locator(".rec-confirm .btn-danger").click()
+    await expect(ferry).to_have_attribute("data-state", "withdrawn")
+    await expect(ferry.locator(".rec-state")).to_have_text("Trukket tilbage")
+    await expect(ferry.locator("input[type=checkbox]")).to_have_count(0)
+
+    # A slate: both open recommendations, one consent vote each, results hidden.
+    for rec in ("r1", "r2"):
+        await page.locator(f".rec[data-recommendation={rec}] input[type=checkbox]").check()
+    await expect(page.locator("#slate-text")).to_have_text("2 anbefalinger valgt")
+    await page.locator("#slate-open").click()
+    dialog = page.locator("#adoption-dialog")
+    await expect(dialog.locator("#ad-recs li")).to_have_text(["Natbusser", "Cykelstier"])
+    await dialog.locator("input[name=rule][value=consent]").check()
+    await dialog.locator("input[name=quorum_kind][value=count]").check()
+    await dialog.locator("input[name=quorum_value]").fill("2")
+    await dialog.locator("input[name=hidden]").check()
+    await dialog.locator("[type=submit]").click()
+    opened = [await one.next_ev("poll.open", room="hall") for _ in range(2)]
+    assert {ev["data"]["recommendation"] for ev in opened} == {"r1", "r2"}
+    slates = {ev["data"]["slate"] for ev in opened}
+    assert len(slates) == 1 and None not in slates
+    assert all(ev["data"]["rule"] == {"rule": "consent", "threshold": None, "quorum": 2, "quorum_percent": None,
+                                      "hidden": True} for ev in opened)
+    live = page.locator(".poll-live")
+    await expect(live).to_have_count(2)
+    await expect(live.first.locator(".rule-badge")).to_contain_text("Samtykke")
+    await expect(live.first).to_contain_text("Del af en samlet runde")
+    await expect(page.locator("#slate-bar")).to_be_hidden()
+    await expect(page.locator(".rec[data-state=locked]")).to_have_count(2)
+    await one.ok("vote.cast", {"poll": opened[0]["data"]["poll"], "choice": 0}, room="hall")
+    first = page.locator(f".poll-live[data-poll='{opened[0]['data']['poll']}']")
+    await expect(first.locator(".turnout")).to_have_text("1 af 3 til stede har stemt")  # the host joined too
+    await expect(first.locator(".bar-row")).to_have_count(0)
+
+    # Closed with one consent of a quorum of 2: not adopted, and the recommendation is open again.
+    await first.locator(".poll-head .btn-danger").click()
+    past = page.locator(f".poll-past[data-poll='{opened[0]['data']['poll']}']")
+    await expect(past.locator(".result-word")).to_have_text("Ikke vedtaget")
+    await expect(past.locator(".result-reason")).to_have_text("Der stemte for få til, at afstemningen gælder.")
+    await expect(past.locator(".bar-label")).to_have_text(["Samtykke", "Indsigelse", "Undlader at stemme"])
+    rec = page.locator(f".rec[data-recommendation={opened[0]['data']['recommendation']}]")
+    await expect(rec.locator(".rec-state")).to_have_text("Ikke vedtaget")
+    await expect(rec).to_have_attribute("data-state", "open")
     assert page.errors == []  # type: ignore[attr-defined]

@@ -25,6 +25,7 @@ export class Synthesis {
     this.dragging = false;
     this.dirty = false;
     this.justDragged = 0;
+    this.dragged = null;     // the card dropped last
     this.sortables = [];
     document.getElementById("syn-cancel").addEventListener("click", () => this.choose(null));
     this.form.addEventListener("submit", (e) => {
@@ -83,7 +84,7 @@ export class Synthesis {
   }
 
   choose(card) {
-    if (Date.now() - this.justDragged < 300) return; // the click that ends a drag
+    if (card === this.dragged && Date.now() - this.justDragged < 300) return; // the click that ends its drag
     this.chosen = this.chosen === card ? null : card;
     this.render();
   }
@@ -307,6 +308,7 @@ export class Synthesis {
           this.dragging = false;
           this.justDragged = Date.now();
           const card = evt.item.dataset.card;
+          this.dragged = card;
           const from = evt.from.dataset.theme || null;
           const to = evt.to.dataset.theme || null;
           if (card && from !== to) this.move(card, to);
