@@ -159,7 +159,8 @@ async def test_a_host_writes_a_recommendation_and_votes_a_slate(browser: Browser
     await host.locator("#rec-text").fill("Sammenhængende cykelstier til skolerne. " + XSS)
     await host.get_by_role("button", name="Add recommendation").click()
     added = await fac.next_ev("recommendation.add", room="hall")
-    assert (added["data"]["table"], added["data"]["role"], added["data"]["title"]) == (table["id"], "host", "Cykelstier")
+    data = added["data"]
+    assert (data["table"], data["role"], data["title"]) == (table["id"], "host", "Cykelstier")
     rec = host.locator(".rec")
     await expect(rec.locator(".rec-title")).to_have_text("Cykelstier")
     await rec.get_by_role("button", name="Edit").click()

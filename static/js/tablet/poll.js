@@ -264,7 +264,8 @@ export class PollCard {
     const result = poll.result;
     const sig = JSON.stringify([poll.poll, "result", result]);
     if (sig === this.sig) return;
-    const first = !String(this.sig || "").includes('"result"');
+    const first = this.resultOf !== poll.poll;
+    this.resultOf = poll.poll;
     this.sig = sig;
     this.asking = null;
     this.countEl = null;
@@ -309,6 +310,7 @@ export class PollCard {
   hide(message) {
     if (message) this.app.announce(message);
     this.current = null;
+    this.resultOf = null;
     this.sig = null;
     this.asking = null;
     this.countEl = null;
