@@ -7,11 +7,10 @@ Built from the rooms' state, as the facilitator sees it: notes without authors, 
 without who placed them, polls as tallies only, recommendations by role and table, days as
 numbers. No ballot, no name and no device id ever leaves here.
 
-TODO(minority statements): an objection's or a veto's reason is checked when the ballot is cast
-but not yet stored anywhere the hall can read. Each adoption poll carries
-`minority_statements: []` until that storage exists; then fill it in `_adoption_poll` with the
-reasons alone (anonymous: no device, no table, no order of casting), and the CSV, the Markdown
-and the report page show them as they are.
+An adoption vote's minority statements are the reasons of the objections (consent) or vetoes
+(gradients) standing at its close: kept with their ballots in the ballot box, read out sorted by
+the final tally (`result.minority_statements`), so they carry no device, no table and no order of
+casting.
 """
 
 from __future__ import annotations
@@ -88,11 +87,12 @@ def _paper_ballots(hall: HallState) -> list[Record]:
 
 
 def _poll(view: Record, paper: list[Record]) -> Record:
-    """A poll as the hall shows it; an adoption vote adds its `paper` entries and (TODO, see the
-    module) its minority statements."""
+    """A poll as the hall shows it; an adoption vote adds its `paper` entries and its minority
+    statements (empty until its final tally)."""
     if view["kind"] != ADOPTION:
         return view
-    return {**view, "paper": paper, "minority_statements": []}
+    statements = list((view.get("result") or {}).get("minority_statements") or [])
+    return {**view, "paper": paper, "minority_statements": statements}
 
 
 def _recommendations(hall: HallState, polls: list[Record]) -> list[Record]:

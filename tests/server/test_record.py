@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from support.client import Device, join
 
 Stack = Any  # tests/server/conftest.py: server, assembly, kind
@@ -119,3 +120,11 @@ async def test_a_consent_vote_keeps_the_objections_reasons_as_anonymous_statemen
     assert result["adopted"] is False and result["reason"] == "objection" and result["objections"] == 1
     assert result["minority_statements"] == ["Handlende mister kunder"]
     assert a.you["device"] not in repr(final)
+    auth = {"Authorization": f"Bearer {stack.assembly['facilitator_token']}"}
+    base = f"{stack.server.url}/api/assemblies/{stack.assembly['assembly']}"
+    async with httpx.AsyncClient() as http:
+        exported = (await http.get(f"{base}/export.json", headers=auth)).json()
+        markdown = (await http.get(f"{base}/export.md", headers=auth)).text
+    [poll] = exported["polls"]
+    assert poll["minority_statements"] == ["Handlende mister kunder"]
+    assert "Handlende mister kunder" in markdown and a.you["device"] not in markdown
