@@ -4,7 +4,7 @@
 // It is in the hall room and every table room.
 import { api, assemblyPath } from "./api.js";
 import { Live } from "./connection.js";
-import { loadCatalog, t } from "./i18n.js";
+import { lang, loadCatalog, t } from "./i18n.js";
 import { Rooms } from "./state.js";
 import { clock, errorText, h, newId, phaseName, setText, statusText, takeToken } from "./dashboard/common.js";
 import { Adoption } from "./dashboard/adoption.js";
@@ -147,7 +147,8 @@ async function exportFile(kind = "json") {
     return;
   }
   try {
-    const r = await request(`export.${kind}`);
+    // The Markdown report is written in the page's language.
+    const r = await request(kind === "md" ? `export.md?lang=${encodeURIComponent(lang)}` : `export.${kind}`);
     if (!r.ok) {
       message(t("The export failed (the server answered {status}).", { status: r.status }));
       return;

@@ -180,6 +180,17 @@ async def test_from_table_clusters_to_an_adopted_recommendation(browser: Browser
     await expect(rec).to_have_attribute("data-state", "adopted")
     await expect(rec.locator(".rec-state")).to_contain_text("Vedtaget")
     await screenshot(page, "dashboard-record-adopted")
+
+    # The exports download with the facilitator's token; the report opens in its own tab.
+    for button, ext in (("#export-zip", "zip"), ("#export-md", "md")):
+        async with page.expect_download() as download_info:
+            await page.locator(button).click()
+        download = await download_info.value
+        assert download.suggested_filename == f"samling-{assembly['assembly']}.{ext}"
+        body = (await download.path()).read_bytes()
+        assert body.startswith(b"PK") if ext == "zip" else "Busser hver halve time" in body.decode()
+    href = await page.locator("#report-link").get_attribute("href")
+    assert href == f"/facilitator/report#token={assembly['facilitator_token']}"
     assert page.errors == []  # type: ignore[attr-defined]
 
 
