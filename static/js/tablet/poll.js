@@ -208,7 +208,7 @@ export class PollCard {
       h("label", { class: "field-label", for: "poll-reason",
         text: key === "veto" ? t("Why do you block it?") : t("Why do you object?") }),
       h("p", { id: "poll-reason-hint", class: "hint",
-        text: t("Required. Your reason goes with your secret vote, without your name.") }),
+        text: t("Required. Your reason is kept in the assembly's record as a minority statement, never with your name.") }),
       field,
       h("div", { class: "reason-row" },
         counter,
