@@ -78,6 +78,8 @@ const ctx = {
   names: () => ((rooms && rooms.rooms.hall) || {}).tables || [],
   onSpotlight: (id) => spotlight(id),
   onDevices: (id) => devices.show(id),
+  onSend: (id) => synthesis.sendTable(id),
+  unsent: (id) => synthesis.unsent(id),
   onVote: (ids) => adoption.show(ids),
   onOpened: () => recommendations.clearPicked(),
 };

@@ -85,9 +85,14 @@ async def test_from_table_clusters_to_an_adopted_recommendation(browser: Browser
     await one.ok("day.checkin", {}, room="hall")
     await expect(page.locator("#day-present")).to_contain_text("1")
 
-    # Both tables' clusters go to the hall board, with their provenance; they read alike.
+    # Both tables' clusters go to the hall board (from the table's board, or from its card in the
+    # grid), with their provenance; they read alike.
     await send_clusters(page, "1")
-    await send_clusters(page, "2")
+    grid_send = page.locator(".table-card[data-table='2'] .card-send")
+    await expect(grid_send).to_have_text("→Send 1 gruppe til salens tavle")
+    await grid_send.click()
+    await expect(grid_send).to_be_hidden()
+    await expect(page.locator(".table-card[data-table='1'] .card-send")).to_be_hidden()
     cards = page.locator(".syn-card")
     await expect(cards).to_have_count(2)
     first = card(page, "1")

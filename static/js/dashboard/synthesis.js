@@ -51,9 +51,7 @@ export class Synthesis {
       return;
     }
     const named = board.clusters.filter((c) => (c.title || "").trim());
-    const sent = new Set(this.data.cards.filter((k) => k.table === table && k.activity === board.activity)
-      .map((k) => k.cluster));
-    const fresh = named.filter((c) => !sent.has(c.cluster));
+    const fresh = this.unsent(table);
     if (!named.length) {
       this.ctx.note(t("{table} has no named clusters to send.", { table: name }));
       return;
@@ -70,6 +68,16 @@ export class Synthesis {
       this.ctx.info(n === 1 ? t("1 cluster from {table} is on the hall board.", { table: name })
         : t("{n} clusters from {table} are on the hall board.", { n: num(n), table: name }));
     }
+  }
+
+  /** The named clusters of a table at its results that are not on the hall board yet. */
+  unsent(table) {
+    const room = this.ctx.rooms()[`table:${table}`] || {};
+    const board = room.board;
+    if (!board || room.phase !== "results") return [];
+    const sent = new Set(this.data.cards.filter((k) => k.table === table && k.activity === board.activity)
+      .map((k) => k.cluster));
+    return board.clusters.filter((c) => (c.title || "").trim() && !sent.has(c.cluster));
   }
 
   addTheme() {

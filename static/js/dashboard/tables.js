@@ -9,7 +9,7 @@ export const QUIET_AFTER = 3 * 60 * 1000;
 const WORKING = new Set(["brainstorm", "cluster", "vote"]);
 
 export class Tables {
-  /** ctx: {rooms(), act(label, promise), send(op, args), onSpotlight(id), onDevices(id)} */
+  /** ctx: {rooms(), act(label, promise), send(op, args), onSpotlight(id), onDevices(id), onSend(id), unsent(id)} */
   constructor(ctx) {
     this.ctx = ctx;
     this.grid = document.getElementById("grid");
@@ -116,7 +116,12 @@ export class Tables {
     const devices = h("button", { type: "button", class: "btn small card-devices", "data-stat": "devices",
       "aria-haspopup": "dialog", onclick: () => this.ctx.onDevices(id) },
     f.devices, " ", f.devicesWord, f.devicesFor, h("span", { class: "card-devices-more", "aria-hidden": "true" }, "›"));
-    const box = h("div", { class: "card table-card", "data-table": id }, open, devices);
+    // At its results, the table's named clusters go to the hall board from here too.
+    f.sendWord = h("span", {});
+    f.send = h("button", { type: "button", class: "btn small card-send", hidden: true,
+      onclick: () => this.ctx.onSend(id) }, h("span", { "aria-hidden": "true" }, "→"), f.sendWord);
+    const box = h("div", { class: "card table-card", "data-table": id }, open,
+      h("span", { class: "card-buttons" }, devices, f.send));
     return { li: h("li", {}, box), button: box, f };
   }
 
@@ -148,6 +153,12 @@ export class Tables {
     if (f.offline.hidden === offline) f.offline.hidden = !offline;
     if (offline) setText(f.offline, "⚠ " + t("No device connected"));
     card.button.classList.toggle("offline", offline);
+    const unsent = this.ctx.unsent ? this.ctx.unsent(id).length : 0;
+    if (f.send.hidden !== !unsent) f.send.hidden = !unsent;
+    if (unsent) {
+      setText(f.sendWord, unsent === 1 ? t("Send 1 cluster to the hall board")
+        : t("Send {n} clusters to the hall board", { n: num(unsent) }));
+    }
     const quiet = WORKING.has(room.phase) && since > QUIET_AFTER;
     if (f.quiet.hidden === quiet) f.quiet.hidden = !quiet;
     if (quiet) setText(f.quiet, "⚠ " + t("Quiet for {n} min", { n: num(Math.floor(since / 60000)) }));
