@@ -120,7 +120,8 @@ async def _room(store: Store, key: str, name: str) -> dict[str, Any]:
 def _box_data(poll: str, box: Box) -> dict[str, Any]:
     return {"poll": poll, "open": box.open, "options": box.options, "version": box.version, "tallied": box.tallied,
             "ballots": sorted([d, c] for d, c in box.ballots.items()),
-            "keys": sorted([k, c] for k, c in box.keys.items())}
+            "keys": sorted([k, c] for k, c in box.keys.items()),
+            "reasons": sorted([d, r] for d, r in box.reasons.items())}
 
 
 def write_file(path: str, data: bytes) -> None:
@@ -281,7 +282,8 @@ async def _import_room(store: Store, key: str, room: dict[str, Any]) -> None:
 def _box(poll: dict[str, Any]) -> Box:
     return Box(bool(poll["open"]), int(poll["options"]), int(poll["version"]), int(poll["tallied"]),
                {str(d): int(c) for d, c in poll["ballots"]},
-               {str(k): None if c is None else int(c) for k, c in poll["keys"]})
+               {str(k): None if c is None else int(c) for k, c in poll["keys"]},
+               {str(d): str(r) for d, r in poll.get("reasons", [])})
 
 
 def sheet_of(record: dict[str, Any], tokens: Tokens, base_url: str) -> dict[str, Any]:

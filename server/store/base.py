@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -68,6 +68,7 @@ class Box:
     tallied: int  # the version the last tally was appended at (-1: none yet)
     ballots: dict[str, int]  # device -> its current choice
     keys: dict[str, int | None]  # exactly-once key of a cast -> its choice (None: kept by an older version)
+    reasons: dict[str, str] = field(default_factory=dict)  # device -> the reason its ballot carries
 
 
 class CastOutcome(StrEnum):

@@ -202,13 +202,13 @@ redis.call('SET', KEYS[1], ARGV[2])
 return 1
 """
 
-# KEYS: box, ballots, bkeys, bchoices; ARGV: four sections, each its length then its items: the
-# box's fields and values, the ballots' devices and choices, the keys, the keys and choices.
-# 0 (nothing written) if the poll has any of them already.
+# KEYS: box, ballots, bkeys, bchoices, reasons; ARGV: five sections, each its length then its
+# items: the box's fields and values, the ballots' devices and choices, the keys, the keys and
+# choices, the devices and reasons. 0 (nothing written) if the poll has any of them already.
 IMPORT_BOX = """
-if redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3], KEYS[4]) > 0 then return 0 end
+if redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]) > 0 then return 0 end
 local i = 1
-for k = 1, 4 do
+for k = 1, 5 do
   local n = tonumber(ARGV[i])
   i = i + 1
   if k == 3 then
@@ -528,14 +528,15 @@ class RedisStore(Store):
             pipe.hgetall(self._key("ballots", poll))
             pipe.smembers(self._key("bkeys", poll))
             pipe.hgetall(self._key("bchoices", poll))
-            state, ballots, keys, choices = await pipe.execute()
+            pipe.hgetall(self._key("reasons", poll))
+            state, ballots, keys, choices, reasons = await pipe.execute()
         if not state:
             return None
         fields = {_text(k): _text(v) for k, v in state.items()}
         chosen = {_text(k): int(v) for k, v in choices.items()}
         return Box(fields.get("open") == "1", int(fields["options"]), int(fields.get("version", 0)),
                    int(fields.get("tallied", -1)), {_text(d): int(c) for d, c in ballots.items()},
-                   {_text(k): chosen.get(_text(k)) for k in keys})
+                   {_text(k): chosen.get(_text(k)) for k in keys}, {_text(d): _text(r) for d, r in reasons.items()})
 
     async def import_room(self, room: str, head: int, events: list[tuple[int, bytes]],
                           acks: dict[str, tuple[int, str]], snapshot: tuple[int, bytes] | None) -> bool:
@@ -571,8 +572,10 @@ class RedisStore(Store):
             fields += [f"c{i}", n]
         ballots = [x for device, choice in box.ballots.items() for x in (device, choice)]
         chosen = [x for key, choice in box.keys.items() if choice is not None for x in (key, choice)]
-        args = [len(fields), *fields, len(ballots), *ballots, len(box.keys), *box.keys, len(chosen), *chosen]
-        keys = [self._key(kind, poll) for kind in ("box", "ballots", "bkeys", "bchoices")]
+        reasons = [x for device, reason in box.reasons.items() for x in (device, reason)]
+        args = [len(fields), *fields, len(ballots), *ballots, len(box.keys), *box.keys, len(chosen), *chosen,
+                len(reasons), *reasons]
+        keys = [self._key(kind, poll) for kind in ("box", "ballots", "bkeys", "bchoices", "reasons")]
         return int(await self._import_box(keys=keys, args=args)) == 1
 
     # -- batching script calls

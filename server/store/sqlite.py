@@ -478,7 +478,9 @@ class SqliteStore(Store):
             keys = {str(k): None if c is None else int(c) for k, c in db.execute(
                 "SELECT k.key, c.choice FROM ballot_keys k LEFT JOIN ballot_choices c "
                 "ON c.poll = k.poll AND c.key = k.key WHERE k.poll = ?", (poll,))}
-            return Box(bool(row[0]), int(row[1]), int(row[2]), int(row[3]), ballots, keys)
+            reasons = {str(d): str(r) for d, r in db.execute(
+                "SELECT device, reason FROM ballot_reasons WHERE poll = ?", (poll,))}
+            return Box(bool(row[0]), int(row[1]), int(row[2]), int(row[3]), ballots, keys, reasons)
         return await self._tx_async(go)
 
     async def import_room(self, room: str, head: int, events: list[tuple[int, bytes]],
@@ -501,7 +503,7 @@ class SqliteStore(Store):
 
     async def import_box(self, poll: str, box: Box) -> bool:
         def go(db: sqlite3.Connection) -> bool:
-            for table in ("boxes", "ballots", "ballot_keys"):
+            for table in ("boxes", "ballots", "ballot_keys", "ballot_reasons"):
                 if db.execute(f"SELECT 1 FROM {table} WHERE poll = ? LIMIT 1", (poll,)).fetchone():
                     return False
             db.execute("INSERT INTO boxes VALUES (?, ?, ?, ?, ?)",
@@ -510,5 +512,7 @@ class SqliteStore(Store):
             db.executemany("INSERT INTO ballot_keys VALUES (?, ?)", [(poll, k) for k in box.keys])
             db.executemany("INSERT INTO ballot_choices VALUES (?, ?, ?)",
                            [(poll, k, c) for k, c in box.keys.items() if c is not None])
+            db.executemany("INSERT INTO ballot_reasons VALUES (?, ?, ?)",
+                           [(poll, d, r) for d, r in box.reasons.items()])
             return True
         return await self._tx_async(go)

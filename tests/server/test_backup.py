@@ -18,7 +18,7 @@ from support.processes import ServerProcess, create_assembly, run_cli
 
 from server.backup import BackupError, backup, read_backup, restore
 from server.codec import decode, pack
-from server.store.base import Store, open_store
+from server.store.base import BoxChange, Store, open_store
 
 NAME = "Mette Hansen"
 TABLE_ROOMS = ["hall", "table:1", "table:2"]
@@ -348,8 +348,8 @@ async def two_stores(tmp_path: Path) -> AsyncIterator[tuple[Store, Store]]:
 
 async def test_a_log_restored_after_a_loss_round_trips(two_stores: tuple[Store, Store]) -> None:
     """A room whose log skips seqs (the store lost history and a process restored it from a
-    snapshot) is backed up with each event's own seq and restored the same; progress counts
-    every room."""
+    snapshot) is backed up with each event's own seq and restored the same, and a ballot box
+    with its ballots' reasons; progress counts every room."""
     from server.codec import Record, encode_record
 
     one, two = two_stores
@@ -358,6 +358,10 @@ async def test_a_log_restored_after_a_loss_round_trips(two_stores: tuple[Store, 
     await one.create_assembly("a1", record, {"AAAAAA": {"assembly": "a1", "table": "1", "role": "member"},
                                              "BBBBBB": {"assembly": "a1", "table": "1", "role": "host"}})
     await one.append("a1/hall", 0, [encode_record(Record(1, "assembly.open", {}, None, None, 0))])
+    await one.append("a1/hall", 1, [encode_record(Record(2, "poll.open", {}, "c", "f", 0))],
+                     box=BoxChange("a1/p1", "open", options=3))
+    await one.cast("a1/p1", "d1", 2, "d1|v1", reason="For dyrt")
+    await one.cast("a1/p1", "d2", 0, "d2|v1")
     assert await one.restore("a1/table:1", 40, b"state@40", "e2")
     await one.append("a1/table:1", 40, [encode_record(Record(41, "note.add", {}, "c1", "d1", 0))], key="d1|c1")
     seen: list[tuple[int, int]] = []
@@ -368,6 +372,7 @@ async def test_a_log_restored_after_a_loss_round_trips(two_stores: tuple[Store, 
         assert await two.read(room, 0) == await one.read(room, 0)
         assert (await two.head(room), await two.snapshot(room)) == (await one.head(room), await one.snapshot(room))
     assert await two.acked("a1/table:1", "d1|c1") == (41, "")
+    assert await two.box("a1/p1") == await one.box("a1/p1") and await two.reasons("a1/p1") == ["For dyrt"]
     assert [e[0] for e in read_backup(data)["content"]["rooms"][1]["events"]] == [41]
     with pytest.raises(BackupError, match="no assembly"):
         await backup(one, "nope")

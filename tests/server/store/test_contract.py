@@ -434,15 +434,16 @@ async def test_a_room_in_use_is_never_imported_into(store: Store) -> None:
 
 async def test_an_imported_ballot_box_counts_and_refuses_as_the_original(store: Store) -> None:
     """A box imported from another's `box` reads back the same, counts the same (choices outside
-    it count for nothing), and keeps its keys: a resend is a duplicate, a reused key refused.
-    A poll that has a box is never imported into."""
+    it count for nothing), keeps its ballots' reasons and its keys: a resend is a duplicate, a
+    reused key refused. A poll that has a box is never imported into."""
     await open_poll(store, "a/p", options=3)
     for device, choice, key in [("d1", 0, "d1|1"), ("d2", 2, "d2|1"), ("d3", 7, "d3|1"), ("d1", 1, "d1|2")]:
-        await store.cast("a/p", device, choice, key)
+        await store.cast("a/p", device, choice, key, reason="For dyrt" if device == "d2" else None)
     original = await store.box("a/p")
-    assert original is not None
+    assert original is not None and original.reasons == {"d2": "For dyrt"}
     assert await store.import_box("b/p", original) is True
     assert await store.box("b/p") == original and await store.count("b/p") == await store.count("a/p")
+    assert await store.reasons("b/p") == ["For dyrt"]
     assert await store.count("b/p") == Count([0, 1, 1], 2, 4, True)
     assert await store.ballot("b/p", "d1") == 1
     assert await store.cast("b/p", "d2", 2, "d2|1") is CastOutcome.DUPLICATE
