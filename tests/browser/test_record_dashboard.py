@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from browser.conftest import LAPTOP, drag, new_page, screenshot, watch_console
+from browser.conftest import LAPTOP, TABLET, drag, new_page, screenshot, watch_console
 from browser.test_accessibility import problems
 from playwright.async_api import Browser, Locator, Page, expect
 from support.client import Device, join
@@ -173,6 +173,10 @@ async def test_from_table_clusters_to_an_adopted_recommendation(browser: Browser
     await expect(live.locator(".paper-last")).to_contain_text("For 2, Imod 0, Undlader at stemme 1")
     await screenshot(page, "dashboard-record")
     assert await problems(page) == []
+    await page.set_viewport_size(TABLET)
+    await page.wait_for_timeout(150)
+    assert await problems(page) == []
+    await page.set_viewport_size(LAPTOP)
 
     # Closed: adopted, 3 for and 1 against of 4 (75 %), 1 abstained of 5 (20 %).
     await live.locator(".poll-head .btn-danger").click()

@@ -22,6 +22,7 @@ export class Synthesis {
     this.merging = null;     // the theme whose "Merge" was pressed
     this.removing = null;    // the theme whose "Remove" was pressed once
     this.withdrawing = null; // the card whose "Withdraw" was pressed once
+    this.draft = null;       // the theme's new name as typed so far
     this.dragging = false;
     this.dirty = false;
     this.justDragged = 0;
@@ -118,6 +119,7 @@ export class Synthesis {
 
   rename(theme, title) {
     this.renaming = null;
+    this.draft = null;
     const x = this.ctx.record.theme(theme);
     if (x && x.title !== title) {
       this.ctx.act(t("Could not rename the theme"), this.ctx.send("theme.rename", { theme, title }));
@@ -148,6 +150,7 @@ export class Synthesis {
 
   set(field, value) {
     this[field] = value;
+    if (field === "renaming") this.draft = null; // the name typed so far, kept across redraws
     this.render();
   }
 
@@ -164,6 +167,7 @@ export class Synthesis {
     for (const field of ["renaming", "merging", "removing"]) {
       if (this[field] && !themes.some((x) => x.theme === this[field])) this[field] = null;
     }
+    if (!this.renaming) this.draft = null;
     const dots = cards.reduce((a, k) => a + (k.dots || 0), 0);
     const counts = [
       cards.length === 1 ? t("1 card") : t("{n} cards", { n: num(cards.length) }),
@@ -217,8 +221,10 @@ export class Synthesis {
   themeTools(theme) {
     const id = theme.theme;
     if (this.renaming === id) {
-      const input = h("input", { type: "text", name: "title", maxlength: TITLE_MAX, value: theme.title,
-        "aria-label": t("New name of the theme"), "data-fkey": `rename-input:${id}` });
+      this.draft ??= theme.title;
+      const input = h("input", { type: "text", name: "title", maxlength: TITLE_MAX, value: this.draft,
+        "aria-label": t("New name of the theme"), "data-fkey": `rename-input:${id}`,
+        oninput: (e) => { this.draft = e.target.value; } });
       setTimeout(() => { if (input.isConnected && document.activeElement !== input) input.focus(); }, 0);
       return h("form", { class: "syn-tool", onsubmit: (e) => { e.preventDefault(); this.rename(id, input.value.trim().slice(0, TITLE_MAX)); } },
         input,
