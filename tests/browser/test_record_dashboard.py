@@ -289,18 +289,27 @@ async def test_the_board_by_drag_merge_split_and_withdraw_and_a_slate(browser: B
     await expect(live.first).to_contain_text("Del af en samlet runde")
     await expect(page.locator("#slate-bar")).to_be_hidden()
     await expect(page.locator(".rec[data-state=locked]")).to_have_count(2)
-    await one.ok("vote.cast", {"poll": opened[0]["data"]["poll"], "choice": 0}, room="hall")
-    first = page.locator(f".poll-live[data-poll='{opened[0]['data']['poll']}']")
-    await expect(first.locator(".turnout")).to_have_text("1 af 3 til stede har stemt")  # the host joined too
+    polls = [ev["data"]["poll"] for ev in opened]
+    await one.ok("vote.cast", {"poll": polls[0], "choice": 0}, room="hall")
+    await two.ok("vote.cast", {"poll": polls[0], "choice": 1, "reason": "Det bliver for dyrt"}, room="hall")
+    first = page.locator(f".poll-live[data-poll='{polls[0]}']")
+    await expect(first.locator(".turnout")).to_have_text("2 af 3 til stede har stemt")  # the host joined too
     await expect(first.locator(".bar-row")).to_have_count(0)
 
-    # Closed with one consent of a quorum of 2: not adopted, and the recommendation is open again.
-    await first.locator(".poll-head .btn-danger").click()
-    past = page.locator(f".poll-past[data-poll='{opened[0]['data']['poll']}']")
+    # Closed: an objection stops the first (its reason shown, with no name); too few voted on the second.
+    for poll in polls:
+        await page.locator(f".poll-live[data-poll='{poll}'] .poll-head .btn-danger").click()
+    past = page.locator(f".poll-past[data-poll='{polls[0]}']")
     await expect(past.locator(".result-word")).to_have_text("Ikke vedtaget")
-    await expect(past.locator(".result-reason")).to_have_text("Der stemte for få til, at afstemningen gælder.")
+    await expect(past.locator(".result-reason")).to_have_text("Nogen gjorde indsigelse.")
+    await expect(past.locator(".result-statements li")).to_have_text(["Det bliver for dyrt"])
     await expect(past.locator(".bar-label")).to_have_text(["Samtykke", "Indsigelse", "Undlader at stemme"])
-    rec = page.locator(f".rec[data-recommendation={opened[0]['data']['recommendation']}]")
-    await expect(rec.locator(".rec-state")).to_have_text("Ikke vedtaget")
-    await expect(rec).to_have_attribute("data-state", "open")
+    await expect(past.locator(".bar-count")).to_have_text(["1", "1", "0"])
+    other = page.locator(f".poll-past[data-poll='{polls[1]}']")
+    await expect(other.locator(".result-reason")).to_have_text("Der stemte for få til, at afstemningen gælder.")
+    for ev in opened:
+        rec = page.locator(f".rec[data-recommendation={ev['data']['recommendation']}]")
+        await expect(rec.locator(".rec-state")).to_have_text("Ikke vedtaget")
+        await expect(rec).to_have_attribute("data-state", "open")
+    await screenshot(page, "dashboard-record-slate")
     assert page.errors == []  # type: ignore[attr-defined]

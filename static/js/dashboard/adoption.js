@@ -139,7 +139,16 @@ export function resultView(result) {
         cast: num(result.cast), present: num(result.present), p: percentText(result.turnout_percent) })),
       result.objections ? h("li", { "data-part": "objections" },
         t("Objections or vetoes: {n}", { n: num(result.objections) })) : null),
-    h("p", { class: "form-note" }, t("For and against are shares of those who did not abstain.")));
+    h("p", { class: "form-note" }, t("For and against are shares of those who did not abstain.")),
+    statements(result.minority_statements));
+}
+
+/** The reasons given with objections or vetoes, as anonymous texts (none: nothing). */
+function statements(list) {
+  if (!Array.isArray(list) || !list.length) return null;
+  return h("div", { class: "result-statements" },
+    h("p", { class: "result-statements-title" }, t("Minority statements")),
+    h("ul", {}, list.map((text) => h("li", {}, String(text)))));
 }
 
 // -- paper ballots
