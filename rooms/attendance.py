@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from .actors import Actor
-from .commands import OPTIONS_MAX, flag, ident, integer, text
+from .commands import OPTIONS_MAX, flag, ident, integer, parse_with, text
 from .errors import Code, Refused
 from .events import Event
 from .phases import FACILITATOR, SEATED, Rule
@@ -114,12 +114,7 @@ _OP_OF: dict[type[Command], str] = {
 
 def parse(op: Any, args: Any) -> Command:
     """Turn a device's `op` and `args` into an attendance command, or Refused naming the field."""
-    parser = PARSERS.get(op) if isinstance(op, str) else None
-    if parser is None:
-        raise Refused(Code.UNKNOWN_OP, f"no attendance op {op!r}")
-    if not isinstance(args, Mapping):
-        raise Refused(Code.INVALID_ARGS, "args: must be a map")
-    return parser(args)
+    return parse_with(PARSERS, op, args, "attendance")
 
 
 # -- state ----------------------------------------------------------------------------------------

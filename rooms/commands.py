@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import Code, Refused
 from .phases import SETTABLE, Phase
@@ -23,6 +23,7 @@ OPTION_MAX = 120
 OPTIONS_MAX = 12
 ID_RE = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 TIMER_MAX = 24 * 3600
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,12 +258,17 @@ HALL_PARSERS: dict[str, Parser] = {
 }
 
 
-def parse(room_kind: str, op: str, args: Any) -> Command:
-    """Turn a device's `op` and `args` for a room of `room_kind` ("table" or "hall") into a command."""
-    parsers = TABLE_PARSERS if room_kind == "table" else HALL_PARSERS
+def parse_with(parsers: Mapping[str, Callable[[Mapping[str, Any]], T]], op: Any, args: Any, where: str) -> T:
+    """Turn a device's `op` and `args` into a command by `parsers`: Refused(unknown_op) for an
+    op they do not know (`where` says where, for the message), invalid_args for args not a map."""
     parser = parsers.get(op) if isinstance(op, str) else None
     if parser is None:
-        raise Refused(Code.UNKNOWN_OP, f"no op {op!r} in a {room_kind} room")
+        raise Refused(Code.UNKNOWN_OP, f"no op {op!r} in {where}")
     if not isinstance(args, Mapping):
         raise _bad("args", "must be a map")
     return parser(args)
+
+
+def parse(room_kind: str, op: str, args: Any) -> Command:
+    """Turn a device's `op` and `args` for a room of `room_kind` ("table" or "hall") into a command."""
+    return parse_with(TABLE_PARSERS if room_kind == "table" else HALL_PARSERS, op, args, f"a {room_kind} room")

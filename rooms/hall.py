@@ -94,12 +94,7 @@ RULES: dict[str, Rule] = {**HALL_RULES, **syn.RULES, **recs.RULES, **att.RULES}
 
 def parse(op: Any, args: Any) -> HallCommand:
     """A device's `op` and `args` for the hall, as a typed command, or Refused naming the field."""
-    parser = PARSERS.get(op) if isinstance(op, str) else None
-    if parser is None:
-        raise Refused(Code.UNKNOWN_OP, f"no op {op!r} in a hall room")
-    if not isinstance(args, Mapping):
-        raise Refused(Code.INVALID_ARGS, "args: must be a map")
-    return parser(args)
+    return c.parse_with(PARSERS, op, args, "a hall room")
 
 
 @dataclass(slots=True)

@@ -8,46 +8,11 @@
 // footer) or from localStorage, as on the sheet; the assembly from ?assembly=, #assembly= or
 // localStorage. Everything the members wrote goes in as text (textContent), never as markup.
 import { api, assemblyPath } from "./api.js";
+import { facilitatorCredentials } from "./credentials.js";
 import { lang, loadCatalog, t } from "./i18n.js";
 
-const FACILITATOR_KEY = "samling.token.facilitator";
-const ASSEMBLY_KEY = "samling.assembly.facilitator";
 const LOCALE = lang === "da" ? "da-DK" : "en-GB";
-
 const $ = (id) => document.getElementById(id);
-
-function stored(key) {
-  try {
-    return localStorage.getItem(key);
-  } catch {
-    return null;
-  }
-}
-
-function store(key, value) {
-  try {
-    localStorage.setItem(key, value);
-  } catch {
-    // private mode: this page still works until it is closed
-  }
-}
-
-/** {token, assembly} from the link or from what this browser kept. */
-function credentials() {
-  const fragment = new URLSearchParams(location.hash.slice(1));
-  const query = new URLSearchParams(location.search);
-  const token = fragment.get("token") || stored(FACILITATOR_KEY);
-  const assembly = query.get("assembly") || fragment.get("assembly") || stored(ASSEMBLY_KEY);
-  if (fragment.get("token")) {
-    store(FACILITATOR_KEY, token);
-    if (assembly) store(ASSEMBLY_KEY, assembly);
-    const url = new URL(location.href);
-    url.hash = "";
-    if (assembly) url.searchParams.set("assembly", assembly);
-    history.replaceState(null, "", url.pathname + url.search);
-  }
-  return { token, assembly };
-}
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -292,7 +257,7 @@ async function main() {
   addEventListener("hashchange", () => {
     if (new URLSearchParams(location.hash.slice(1)).get("token")) location.reload();
   });
-  const { token, assembly } = credentials();
+  const { token, assembly } = facilitatorCredentials();
   if (!token || !assembly) {
     fail(t("This page needs the facilitator's link. Open the report from the dashboard."));
     return;

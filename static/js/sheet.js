@@ -7,47 +7,12 @@
 // #assembly=<id>, else localStorage `samling.assembly.facilitator`. The token itself is opaque:
 // nothing is read out of it here.
 import { api, assemblyPath } from "./api.js";
+import { facilitatorCredentials } from "./credentials.js";
 import { copy } from "./clipboard.js";
 import { loadCatalog, t } from "./i18n.js";
 
-const FACILITATOR_KEY = "samling.token.facilitator";
-const ASSEMBLY_KEY = "samling.assembly.facilitator";
 const LOCAL = new Set(["localhost", "127.0.0.1", "[::1]"]);  // names only this computer can reach
-
 const $ = (id) => document.getElementById(id);
-
-function stored(key) {
-  try {
-    return localStorage.getItem(key);
-  } catch {
-    return null;
-  }
-}
-
-function store(key, value) {
-  try {
-    localStorage.setItem(key, value);
-  } catch {
-    // private mode: this page still works until it is closed
-  }
-}
-
-/** {token, assembly} from the link or from what this browser kept. */
-function credentials() {
-  const fragment = new URLSearchParams(location.hash.slice(1));
-  const query = new URLSearchParams(location.search);
-  const token = fragment.get("token") || stored(FACILITATOR_KEY);
-  const assembly = query.get("assembly") || fragment.get("assembly") || stored(ASSEMBLY_KEY);
-  if (fragment.get("token")) {
-    store(FACILITATOR_KEY, token);
-    if (assembly) store(ASSEMBLY_KEY, assembly);
-    const url = new URL(location.href);
-    url.hash = "";
-    if (assembly) url.searchParams.set("assembly", assembly);
-    history.replaceState(null, "", url.pathname + url.search);
-  }
-  return { token, assembly };
-}
 
 function fail(message) {
   $("sheet-status").hidden = true;
@@ -130,7 +95,7 @@ async function main() {
   addEventListener("hashchange", () => {
     if (new URLSearchParams(location.hash.slice(1)).get("token")) location.reload();
   });
-  const { token, assembly } = credentials();
+  const { token, assembly } = facilitatorCredentials();
   if (!token || !assembly) {
     fail(t("This page needs the facilitator's link. Open the cards from the dashboard or from the organiser's page."));
     return;
