@@ -86,7 +86,13 @@ const ctx = {
 
 const tables = new Tables(ctx);
 const polls = new Polls(ctx);
-const devices = new Devices({ name: (id) => tables.name(id), request, message });
+const devices = new Devices({ name: (id) => tables.name(id), request, message,
+  openDay: () => {
+    const a = record.data.attendance;
+    return a.days.find((d) => d.day === a.open_day) || null;
+  },
+  mark: (device, present) => act(t("Could not change who is present"), send("day.mark", { device, present })),
+});
 const synthesis = new Synthesis(ctx);
 const recommendations = new Recommendations(ctx);
 const adoption = new Adoption(ctx);

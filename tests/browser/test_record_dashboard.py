@@ -83,7 +83,15 @@ async def test_from_table_clusters_to_an_adopted_recommendation(browser: Browser
     await page.locator("#day-form [type=submit]").click()
     await expect(page.locator("#day-now")).to_contain_text("Lørdag 14. oktober")
     await one.ok("day.checkin", {}, room="hall")
-    await expect(page.locator("#day-present")).to_contain_text("1")
+    await expect(page.locator("#day-present")).to_have_text("1 deltager har tjekket ind i dag")
+    # Table 2's member has not checked in: the facilitator counts their device present.
+    await page.locator(".table-card[data-table='2'] .card-devices").click()
+    devices = page.locator("#devices-dialog")
+    await expect(devices.locator(".dd-mark")).to_have_count(2)
+    assert await problems(page) == []
+    await devices.locator(".dd-mark[data-present=true]").click()
+    await expect(page.locator("#day-present")).to_have_text("2 deltagere har tjekket ind i dag")
+    await devices.locator("#dd-close").click()
 
     # Both tables' clusters go to the hall board (from the table's board, or from its card in the
     # grid), with their provenance; they read alike.

@@ -17,7 +17,8 @@ function focusedIn(list) {
 }
 
 export class Devices {
-  /** ctx: {name(table id), request(path, options) -> Promise<Response>, message(text, kind)} */
+  /** ctx: {name(table id), request(path, options) -> Promise<Response>, message(text, kind),
+   *  openDay() -> the open day ({day, label}) or null, mark(device, present) -> Promise<bool>} */
   constructor(ctx) {
     this.ctx = ctx;
     this.lists = null;         // table id -> [{device, label}] (null until the server says)
@@ -56,7 +57,8 @@ export class Devices {
     if (table == null) return;
     setText(document.getElementById("dd-title"), t("Devices at {table}", { table: this.ctx.name(table) }));
     const devices = this.lists ? this.lists[table] || [] : null;
-    const key = JSON.stringify([table, devices, this.confirming, this.busy, [...this.removed]]);
+    const day = this.ctx.openDay ? this.ctx.openDay() : null;
+    const key = JSON.stringify([table, devices, this.confirming, this.busy, [...this.removed], day && day.day]);
     const [device, which] = this.focus || focusedIn(this.list);
     if (!renderKeyed(this.list, key, () => this.rows(table, devices))) return;
     this.focus = null;
@@ -92,8 +94,21 @@ export class Devices {
           h("button", { type: "button", class: "btn small dd-no", onclick: () => this.ask(null, d.device) },
             t("Cancel"))));
     }
-    return h("button", { type: "button", class: "btn small dd-remove", "aria-label": t("Remove device {label}", { label }),
+    const remove = h("button", { type: "button", class: "btn small dd-remove", "aria-label": t("Remove device {label}", { label }),
       disabled: this.busy != null, onclick: () => this.ask(d.device, d.device) }, t("Remove"));
+    const day = this.ctx.openDay ? this.ctx.openDay() : null;
+    if (!day) return remove;
+    // With a day open: count a member present (one who did not check in) or not present (one who left).
+    const mark = (present) => h("button", { type: "button", class: `btn small dd-mark`, "data-present": String(present),
+      "aria-label": present ? t("Count device {label} as present today", { label })
+        : t("Count device {label} as not present today", { label }),
+      onclick: () => this.ctx.mark(d.device, present).then((ok) => {
+        if (ok) {
+          this.ctx.message(present ? t("Device {label} counts as present today.", { label })
+            : t("Device {label} no longer counts as present today.", { label }), "info");
+        }
+      }) }, present ? t("Present") : t("Not present"));
+    return h("span", { class: "dd-buttons" }, mark(true), mark(false), remove);
   }
 
   /** Show (or, with null, cancel) the confirmation for a device, and keep the focus on that row. */
