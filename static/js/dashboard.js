@@ -325,7 +325,9 @@ async function main() {
     }
     // The sheet finds its assembly in the link (the token it takes from this browser's storage).
     if (you.assembly) $("sheet-link").href = `/facilitator/sheet?assembly=${encodeURIComponent(you.assembly)}`;
-    $("report-link").href = `/facilitator/report#token=${encodeURIComponent(token)}`;
+    // The report finds its assembly in the link, and takes the token from the fragment.
+    const query = you.assembly ? `?assembly=${encodeURIComponent(you.assembly)}` : "";
+    $("report-link").href = `/facilitator/report${query}#token=${encodeURIComponent(token)}`;
     stage.welcome(e.detail, rooms.rooms.hall);
     tables.welcomed();
     if (!rooms.rooms.hall.activity) $("activity-new").open = true;

@@ -207,7 +207,11 @@ async def test_from_table_clusters_to_an_adopted_recommendation(browser: Browser
         body = (await download.path()).read_bytes()
         assert body.startswith(b"PK") if ext == "zip" else "Busser hver halve time" in body.decode()
     href = await page.locator("#report-link").get_attribute("href")
-    assert href == f"/facilitator/report#token={assembly['facilitator_token']}"
+    assert href == f"/facilitator/report?assembly={assembly['assembly']}#token={assembly['facilitator_token']}"
+    async with page.context.expect_page() as report_info:
+        await page.locator("#report-link").click()
+    report = await report_info.value
+    await expect(report.locator("main")).to_contain_text("Busser hver halve time")
     assert page.errors == []  # type: ignore[attr-defined]
 
 
