@@ -458,6 +458,8 @@ class Hub:
                 return BoxChange(poll_key(room.assembly, event.data["poll"]), "open", len(event.data["options"]))
             if event.op == "poll.close":
                 return BoxChange(poll_key(room.assembly, event.data["poll"]), "close")
+            if event.op == "poll.paper":  # paper counts join the tally: the next one must go out
+                return BoxChange(poll_key(room.assembly, event.data["poll"]), "touch")
         return None
 
     async def _follow_up(self, room: LiveRoom, event: Event, seq: int) -> None:

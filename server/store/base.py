@@ -45,7 +45,7 @@ class BoxChange:
     """A change to a poll's ballot box made atomically with an append to the hall's log."""
 
     poll: str
-    action: Literal["open", "close", "tally"]
+    action: Literal["open", "close", "tally", "touch"]  # touch: the counts changed outside the box (paper)
     options: int = 0  # open: how many choices
     version: int = 0  # tally: the box version the counts were read at
 

@@ -80,6 +80,8 @@ elseif action == 'close' then
     redis.call('HSET', KEYS[4], 'open', 0)
     redis.call('HINCRBY', KEYS[4], 'version', 1)
   end
+elseif action == 'touch' then
+  if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('HINCRBY', KEYS[4], 'version', 1) end
 elseif action == 'tally' then
   local state = redis.call('HMGET', KEYS[4], 'version', 'tallied')
   local version = tonumber(state[1] or '0')

@@ -353,6 +353,9 @@ class SqliteStore(Store):
         if box.action == "close":
             db.execute("UPDATE boxes SET open = 0, version = version + 1 WHERE poll = ?", (box.poll,))
             return None
+        if box.action == "touch":
+            db.execute("UPDATE boxes SET version = version + 1 WHERE poll = ?", (box.poll,))
+            return None
         row = db.execute("SELECT version, tallied FROM boxes WHERE poll = ?", (box.poll,)).fetchone()
         version, tallied = (0, -1) if row is None else (int(row[0]), int(row[1]))
         if version != box.version:

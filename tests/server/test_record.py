@@ -128,3 +128,18 @@ async def test_a_consent_vote_keeps_the_objections_reasons_as_anonymous_statemen
     [poll] = exported["polls"]
     assert poll["minority_statements"] == ["Handlende mister kunder"]
     assert "Handlende mister kunder" in markdown and a.you["device"] not in markdown
+
+
+async def test_paper_ballots_entered_after_the_last_vote_reach_the_live_tally(stack: Stack) -> None:
+    """A paper entry after the digital ballots have been tallied still brings a new tally with
+    the paper counts (the entry moves the ballot box on)."""
+    fac = await facilitator(stack)
+    display = await Device.connect(stack.server.ws_url, stack.assembly["display_token"])
+    m = await seat(stack, 0)
+    await fac.ok("poll.open", {"poll": "p1", "question": "Kaffe?", "kind": "choice", "options": ["ja", "nej"]},
+                 room="hall")
+    await m.ok("vote.cast", {"poll": "p1", "choice": 0}, room="hall")
+    await display.next(lambda f: f.get("op") == "poll.tally" and f["data"].get("voters") == 1, timeout=5)
+    await fac.ok("poll.paper", {"poll": "p1", "counts": [0, 2], "paper_voters": 2}, room="hall")
+    tally = await display.next(lambda f: f.get("op") == "poll.tally" and f["data"].get("voters") == 3, timeout=5)
+    assert tally["data"]["counts"] == [1, 2] and not tally["data"]["final"]

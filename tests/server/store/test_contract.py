@@ -267,6 +267,24 @@ async def test_duplicate_cast_key_is_counted_once(store: Store) -> None:
     assert await store.ballot("p", "d1") == 0
 
 
+async def test_a_touch_moves_the_box_on_so_the_next_tally_is_not_unchanged(store: Store) -> None:
+    """Paper ballots change a poll's counts outside its box: the append that records them
+    "touches" the box, so a tally already published at the old version is followed by a new one."""
+    await open_poll(store, options=2)
+    await store.cast("p", "d1", 0, "k1")
+    read = await store.count("p")
+    head = await store.head("hall")
+    assert (await store.append("hall", head, [b"t1"], box=BoxChange("p", "tally", version=read.version))).outcome \
+        is Outcome.OK
+    assert (await store.append("hall", head + 1, [b"t1"], box=BoxChange("p", "tally", version=read.version))).outcome \
+        is Outcome.UNCHANGED
+    assert (await store.append("hall", head + 1, [b"paper"], box=BoxChange("p", "touch"))).outcome is Outcome.OK
+    after = await store.count("p")
+    assert after.version == read.version + 1 and after.counts == read.counts and after.open
+    assert (await store.append("hall", head + 2, [b"t2"], box=BoxChange("p", "tally", version=after.version))).outcome \
+        is Outcome.OK
+
+
 async def test_an_objections_reason_is_kept_with_its_ballot_and_dropped_with_it(store: Store) -> None:
     """A reason is kept per device with its current ballot (replaced by a newer one, dropped by a
     ballot without one, untouched by a duplicate or a cast after close) and read back sorted."""
