@@ -43,12 +43,15 @@ class Poll:
     rule: dict[str, Any] | None = None  # adoption.rule_to_data
     slate: str | None = None  # polls opened together on several recommendations share one slate id
     result: dict[str, Any] | None = None  # adoption.to_data of the final tally
+    paper: dict[str, Any] | None = None  # the paper ballots in the last tally: {"counts", "voters"}
 
     def view(self) -> dict[str, Any]:
         show = not self.hidden or not self.open
         view = {"poll": self.id, "question": self.question, "kind": self.kind, "options": self.options,
                 "hidden": self.hidden, "open": self.open, "voters": self.voters, "present": self.present,
                 "counts": self.counts if show else None}
+        if self.paper is not None:  # withheld with the counts while a hidden poll is open
+            view["paper"] = self.paper if show else {"voters": self.paper["voters"]}
         if self.kind == ADOPTION:
             view.update(recommendation=self.recommendation, rule=self.rule, slate=self.slate, result=self.result)
         return view
@@ -293,6 +296,7 @@ def evolve(state: HallState, event: Event) -> HallState:
         poll.counts, poll.voters, poll.present = list(d["counts"]), d["voters"], d["present"]
         if "result" in d:
             poll.result = dict(d["result"])
+        poll.paper = dict(d["paper"]) if "paper" in d else None
     elif op in syn.OPS:
         syn.evolve(state.synthesis, event)
     elif op in recs.EVENTS:

@@ -51,7 +51,7 @@ def dump_hall(s: HallState) -> dict[str, Any]:
         "activity": s.activity, "activities": list(s.activities.values()), "phase": s.phase,
         "timer": s.timer, "spotlight": s.spotlight,
         "polls": [[p.id, p.question, p.kind, p.options, p.hidden, p.open, p.counts, p.voters, p.present,
-                   p.recommendation, p.rule, p.slate, p.result]
+                   p.recommendation, p.rule, p.slate, p.result, p.paper]
                   for p in s.polls.values()],
         "synthesis": synthesis.dump(s.synthesis),
         "recommendations": recommendations.dump(s.recommendations),

@@ -169,6 +169,7 @@ def test_paper_ballots_join_the_totals_and_the_turnout() -> None:
     act(state, FAC, "poll.paper", {"poll": "p1", "counts": [2, 0, 0], "paper_voters": 2}, now=NOW + 5)
     [ev] = tally(state, "p1", [3, 2, 0], 5, 10)
     assert ev.data["counts"] == [5, 2, 0] and ev.data["voters"] == 7 and ev.data["present"] == 12
+    assert hall.view(state)["polls"][0]["paper"] == {"counts": [2, 0, 0], "voters": 2}, "a reload shows the paper"
     act(state, FAC, "poll.close", {"poll": "p1"})
     [final, _] = tally(state, "p1", [3, 2, 0], 5, 10)
     assert final.data["result"]["for"] == 5 and final.data["result"]["adopted"] is True
@@ -216,6 +217,8 @@ def test_a_hidden_adoption_tally_withholds_counts_and_paper_until_final() -> Non
     [ev] = tally(state, "p1", [2, 1, 0], 3, 9)
     seen = hall.public(ev, state)
     assert "counts" not in seen and "paper" not in seen and seen["voters"] == 4
+    [poll] = hall.view(state)["polls"]
+    assert poll["counts"] is None and poll["paper"] == {"voters": 1}, "a snapshot withholds paper counts too"
     act(state, FAC, "poll.close", {"poll": "p1"})
     [final, _] = tally(state, "p1", [2, 1, 0], 3, 9)
     assert hall.public(final, state)["counts"] == [3, 1, 0]

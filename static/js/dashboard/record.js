@@ -82,7 +82,9 @@ export function fromSnapshot(hall) {
   r.attendance = structuredClone(hall.attendance || r.attendance);
   for (const p of hall.polls || []) {
     r.polls[p.poll] = { recommendation: p.recommendation ?? null, rule: p.rule ?? null, slate: p.slate ?? null,
-      result: p.result ?? null, paper: null, paperVoters: 0 };
+      result: p.result ?? null,
+      paper: p.paper && p.paper.counts ? { counts: [...p.paper.counts], voters: p.paper.voters } : null,
+      paperVoters: p.paper ? p.paper.voters : 0 };
   }
   return r;
 }
