@@ -7,8 +7,7 @@
 // `samling.token.facilitator` and removed from the address bar, so it is not printed in the
 // footer) or from localStorage, as on the sheet; the assembly from ?assembly=, #assembly= or
 // localStorage. Everything the members wrote goes in as text (textContent), never as markup.
-import { api, assemblyPath } from "./api.js";
-import { facilitatorCredentials } from "./credentials.js";
+import { loadAsFacilitator } from "./credentials.js";
 import { lang, loadCatalog, t } from "./i18n.js";
 
 const LOCALE = lang === "da" ? "da-DK" : "en-GB";
@@ -254,30 +253,11 @@ function render(data) {
 async function main() {
   await loadCatalog();
   $("report-print").addEventListener("click", () => window.print());
-  addEventListener("hashchange", () => {
-    if (new URLSearchParams(location.hash.slice(1)).get("token")) location.reload();
-  });
-  const { token, assembly } = facilitatorCredentials();
-  if (!token || !assembly) {
-    fail(t("This page needs the facilitator's link. Open the report from the dashboard."));
-    return;
-  }
-  let r;
-  try {
-    r = await api(assemblyPath(assembly, "export.json"), token);
-  } catch {
-    fail(t("No connection to the server. Check the network and try again."));
-    return;
-  }
-  if (r.status === 403) {
-    fail(t("This link does not give access to this assembly's report. Use the facilitator's link."));
-  } else if (r.status === 404) {
-    fail(t("This assembly does not exist on this server."));
-  } else if (!r.ok) {
-    fail(t("Something went wrong. Please try again."));
-  } else {
-    render(await r.json());
-  }
+  const data = await loadAsFacilitator("export.json", {
+    noLink: t("This page needs the facilitator's link. Open the report from the dashboard."),
+    forbidden: t("This link does not give access to this assembly's report. Use the facilitator's link."),
+  }, fail);
+  if (data) render(data);
 }
 
 main();

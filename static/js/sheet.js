@@ -6,8 +6,7 @@
 // in the page's footer) or from localStorage. The assembly's id comes from ?assembly=<id>, else
 // #assembly=<id>, else localStorage `samling.assembly.facilitator`. The token itself is opaque:
 // nothing is read out of it here.
-import { api, assemblyPath } from "./api.js";
-import { facilitatorCredentials } from "./credentials.js";
+import { loadAsFacilitator } from "./credentials.js";
 import { copy } from "./clipboard.js";
 import { loadCatalog, t } from "./i18n.js";
 
@@ -91,31 +90,11 @@ function wire() {
 async function main() {
   await loadCatalog();
   wire();
-  // The facilitator's link pasted into a tab already on this page: start again with it.
-  addEventListener("hashchange", () => {
-    if (new URLSearchParams(location.hash.slice(1)).get("token")) location.reload();
-  });
-  const { token, assembly } = facilitatorCredentials();
-  if (!token || !assembly) {
-    fail(t("This page needs the facilitator's link. Open the cards from the dashboard or from the organiser's page."));
-    return;
-  }
-  let r;
-  try {
-    r = await api(assemblyPath(assembly, "sheet"), token);
-  } catch {
-    fail(t("No connection to the server. Check the network and try again."));
-    return;
-  }
-  if (r.status === 403) {
-    fail(t("This link does not give access to this assembly's cards. Use the facilitator's link."));
-  } else if (r.status === 404) {
-    fail(t("This assembly does not exist on this server."));
-  } else if (!r.ok) {
-    fail(t("Something went wrong. Please try again."));
-  } else {
-    render(await r.json());
-  }
+  const data = await loadAsFacilitator("sheet", {
+    noLink: t("This page needs the facilitator's link. Open the cards from the dashboard or from the organiser's page."),
+    forbidden: t("This link does not give access to this assembly's cards. Use the facilitator's link."),
+  }, fail);
+  if (data) render(data);
 }
 
 main();

@@ -15,6 +15,7 @@ from browser.conftest import LAPTOP, SCREENSHOTS, new_page, screenshot, serious_
 from playwright.async_api import Browser, expect
 from support.client import Device, join
 from support.processes import REPO_ROOT
+from support.record import table_at_results
 
 DOCS = REPO_ROOT / "docs" / "screenshots"
 
@@ -24,30 +25,13 @@ async def seat(server: Any, table: dict[str, Any], host: bool = False) -> Device
     return await Device.connect(server.ws_url, joined["token"])
 
 
-async def table_results(fac: Device, host: Device, title: str, notes: list[str], dots: int) -> None:
-    """The host's table writes `notes`, groups them under `title`, puts `dots` on it, reaches results."""
-    table = host.room.split(":", 1)[1]
-    for i, text in enumerate(notes):
-        await host.ok("note.add", {"note": f"n{i}", "text": text})
-    for phase in ("cluster", "vote", "results"):
-        await fac.ok("phase.set", {"phase": phase, "tables": [table]}, room="hall")
-        await host.next_ev("phase.set", room=host.room)
-        if phase == "cluster":
-            await host.ok("cluster.add", {"cluster": "k1", "title": title})
-            for i in range(len(notes)):
-                await host.ok("note.move", {"note": f"n{i}", "cluster": "k1"})
-        elif phase == "vote":
-            for _ in range(dots):
-                await host.ok("dot.add", {"target": "k1"})
-
-
 async def run_assembly(server: Any, assembly: dict[str, Any]) -> None:
     one, two = assembly["tables"]
     fac = await Device.connect(server.ws_url, assembly["facilitator_token"])
     await fac.ok("activity.start", {"activity": "a1", "prompt": "Hvad skal byen gøre?"}, room="hall")
     host1, host2 = await seat(server, one, host=True), await seat(server, two, host=True)
-    await table_results(fac, host1, "Flere busser", ["Natbus i weekenden", "Billigere månedskort"], 3)
-    await table_results(fac, host2, "Sikre cykelstier", ["Cykelsti langs åen", "Lys på stierne"], 2)
+    await table_at_results(fac, host1, "Flere busser", ["Natbus i weekenden", "Billigere månedskort"], 3)
+    await table_at_results(fac, host2, "Sikre cykelstier", ["Cykelsti langs åen", "Lys på stierne"], 2)
     await fac.ok("card.send", {"card": "c1", "table": one["id"], "cluster": "k1"}, room="hall")
     await fac.ok("card.send", {"card": "c2", "table": two["id"], "cluster": "k1"}, room="hall")
     await fac.ok("theme.add", {"theme": "th1", "title": "Transport"}, room="hall")

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from support.client import Device, join
 from support.processes import TEST_SECRET
+from support.record import table_at_results
 
 from rooms import Role
 from server.export import md
@@ -32,23 +33,6 @@ async def seat(stack: Stack, table: int, host: bool = False) -> Device:
     return await Device.connect(stack.server.ws_url, joined["token"])
 
 
-async def at_results(fac: Device, host: Device, title: str, notes: list[str], dots: int) -> None:
-    """The host's table writes `notes`, groups them under `title`, puts `dots` on it, reaches results."""
-    table = host.room.split(":", 1)[1]
-    for i, text in enumerate(notes):
-        await host.ok("note.add", {"note": f"n{i}", "text": text})
-    for phase in ("cluster", "vote", "results"):
-        await fac.ok("phase.set", {"phase": phase, "tables": [table]}, room="hall")
-        await host.next_ev("phase.set", room=host.room)
-        if phase == "cluster":
-            await host.ok("cluster.add", {"cluster": "k1", "title": title})
-            for i in range(len(notes)):
-                await host.ok("note.move", {"note": f"n{i}", "cluster": "k1"})
-        elif phase == "vote":
-            for _ in range(dots):
-                await host.ok("dot.add", {"target": "k1"})
-
-
 async def small_assembly(stack: Stack) -> list[Device]:
     """Two tables' clusters as cards in one theme, a recommendation (written at table 1, edited by
     the facilitator) adopted under two-thirds by 3 digital votes and 3 paper ballots: for 4,
@@ -56,8 +40,8 @@ async def small_assembly(stack: Stack) -> list[Device]:
     fac = await Device.connect(stack.server.ws_url, stack.assembly["facilitator_token"])
     await fac.ok("activity.start", {"activity": "a1", "prompt": "Hvad skal byen?"}, room="hall")
     one, two = await seat(stack, 0, host=True), await seat(stack, 1, host=True)
-    await at_results(fac, one, "Busser", ["natbus", "billigere kort"], 2)
-    await at_results(fac, two, "Cykler | stier", ["cykelsti *langs* åen"], 1)
+    await table_at_results(fac, one, "Busser", ["natbus", "billigere kort"], 2)
+    await table_at_results(fac, two, "Cykler | stier", ["cykelsti *langs* åen"], 1)
     await one.ok("card.send", {"card": "c1", "table": "1", "cluster": "k1"}, room="hall")
     await fac.ok("card.send", {"card": "c2", "table": "2", "cluster": "k1"}, room="hall")
     await fac.ok("theme.add", {"theme": "th1", "title": "Transport"}, room="hall")

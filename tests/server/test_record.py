@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 from support.client import Device, join
+from support.record import table_at_results
 
 Stack = Any  # tests/server/conftest.py: server, assembly, kind
 
@@ -22,31 +23,13 @@ async def seat(stack: Stack, table: int = 0, host: bool = False) -> Device:
     return await Device.connect(stack.server.ws_url, joined["token"])
 
 
-async def a_table_at_results(fac: Device, tablet: Device, title: str, notes: list[str], dots: int) -> None:
-    """The tablet's table writes `notes`, clusters them under `title`, puts `dots` on it, reaches results."""
-    room = tablet.room
-    for i, text in enumerate(notes):
-        await tablet.ok("note.add", {"note": f"n{i}", "text": text})
-    await fac.ok("phase.set", {"phase": "cluster", "tables": [room.split(":", 1)[1]]}, room="hall")
-    await tablet.next_ev("phase.set", room=room)
-    await tablet.ok("cluster.add", {"cluster": "k1", "title": title})
-    for i in range(len(notes)):
-        await tablet.ok("note.move", {"note": f"n{i}", "cluster": "k1"})
-    await fac.ok("phase.set", {"phase": "vote", "tables": [room.split(":", 1)[1]]}, room="hall")
-    await tablet.next_ev("phase.set", room=room)
-    for _ in range(dots):
-        await tablet.ok("dot.add", {"target": "k1"})
-    await fac.ok("phase.set", {"phase": "results", "tables": [room.split(":", 1)[1]]}, room="hall")
-    await tablet.next_ev("phase.set", room=room)
-
-
 async def test_a_card_carries_its_tables_cluster_as_the_server_reads_it(stack: Stack) -> None:
     """card.send takes only ids from a device: the title, notes and dots come from the table's
     state; a host may send their own table's cluster, not another table's."""
     fac = await facilitator(stack)
     await fac.ok("activity.start", {"activity": "a1", "prompt": "Hvad skal byen?"}, room="hall")
     host = await seat(stack, 0, host=True)
-    await a_table_at_results(fac, host, "Busser", ["natbus", "billigere kort"], 2)
+    await table_at_results(fac, host, "Busser", ["natbus", "billigere kort"], 2)
     other = stack.assembly["tables"][1]["id"]
     refused = await host.cmd("card.send", {"card": "c0", "table": other, "cluster": "k1"}, room="hall")
     assert refused["t"] == "err" and refused["code"] == "forbidden"
