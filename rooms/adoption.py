@@ -5,7 +5,8 @@ An adoption vote is a poll on one recommendation with a rule chosen when it open
 - `majority`: adopted when for > against (a tie is not adopted);
 - `two_thirds`: adopted when for >= 2/3 of (for + against);
 - `threshold`: adopted when for >= `threshold` percent (50-100) of (for + against);
-- `consent`: adopted when no one objects and at least one consents; an objection carries a reason;
+- `consent`: adopted when no one objects and at least one consents; an objection carries a reason
+  (as a veto does in `gradients`);
 - `gradients`: the 8 steps of Kaner's gradients of agreement; adopted when steps 1-3 make at least
   `threshold` percent (default 75) of the ballots that do not abstain, and no one vetoes (step 8).
 
@@ -149,9 +150,10 @@ def visible(rule: AdoptionRule, open: bool) -> bool:
 
 
 def needs_reason(rule: AdoptionRule, choice: int) -> bool:
-    """Whether a ballot for option `choice` must carry a reason: a consent vote's objection."""
+    """Whether a ballot for option `choice` must carry a reason: a consent vote's objection or a
+    gradients vote's veto (either stops the recommendation, so the record says why)."""
     opts = options(rule)
-    return 0 <= choice < len(opts) and opts[choice] == OBJECT
+    return 0 <= choice < len(opts) and opts[choice] in (OBJECT, VETO)
 
 
 def check_ballot(rule: AdoptionRule, choice: int, reason: Any = None) -> str | None:

@@ -188,7 +188,7 @@ class Tablet {
     if (frame.id == null) return; // not about a command of ours (a refused hello closes with 4003)
     const command = this.live.mine.get(frame.id) || this.lastCommands?.get(frame.id);
     const board = this.board();
-    if (this.poll.refused(command, frame.code) || this.host.refused(command, frame.code)) {
+    if (this.host.refused(command, frame.code)) {
       this.render();
       return;
     }

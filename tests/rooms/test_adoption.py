@@ -130,10 +130,12 @@ def test_hidden_counts_show_once_closed() -> None:
 
 # -- ballots --------------------------------------------------------------------------------------
 
-def test_only_a_consent_objection_needs_a_reason() -> None:
-    """needs_reason is true for consent's object option alone."""
+def test_only_an_objection_or_a_veto_needs_a_reason() -> None:
+    """needs_reason is true for consent's object option and the gradients' veto alone."""
     assert [needs_reason(CONSENT, i) for i in range(3)] == [False, True, False]
-    assert not any(needs_reason(r, i) for r in (MAJORITY, gradients()) for i in range(len(options(r))))
+    assert not any(needs_reason(MAJORITY, i) for i in range(len(options(MAJORITY))))
+    assert [i for i in range(len(options(gradients()))) if needs_reason(gradients(), i)] == \
+        [options(gradients()).index("veto")]
     assert needs_reason(CONSENT, 7) is False
 
 
@@ -147,7 +149,7 @@ def test_an_objection_must_carry_a_reason() -> None:
     assert check_ballot(CONSENT, 1, "x" * 500) == "x" * 500
 
 
-@pytest.mark.parametrize(("rule", "choice"), [(CONSENT, 0), (CONSENT, 2), (MAJORITY, 1), (gradients(), 6)])
+@pytest.mark.parametrize(("rule", "choice"), [(CONSENT, 0), (CONSENT, 2), (MAJORITY, 1), (gradients(), 5)])
 def test_a_reason_on_any_other_ballot_is_refused(rule: AdoptionRule, choice: int) -> None:
     """Consent, abstain, against or even veto carry no reason: one given is invalid_args; none is fine."""
     assert check_ballot(rule, choice) is None

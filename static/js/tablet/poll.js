@@ -247,18 +247,6 @@ export class PollCard {
     this.app.send("vote.cast", { poll: poll.poll, choice }, "hall");
   }
 
-  /**
-   * A refused vote: true if handled here. A server that takes no reason with a veto (the protocol
-   * asks for one) refuses it as invalid_args: the vote goes again without the reason.
-   */
-  refused(command, code) {
-    if (command?.op !== "vote.cast" || code !== "invalid_args" || command.args?.reason == null) return false;
-    const poll = this.app.rooms.rooms.hall?.polls.find((p) => p.poll === command.args.poll);
-    if (!poll?.open || poll.options[command.args.choice] !== "veto") return false;
-    this.app.send("vote.cast", { poll: poll.poll, choice: command.args.choice }, "hall");
-    return true;
-  }
-
   /** After an adoption vote closes: adopted or not, the shares, turnout, objections; until the member goes back. */
   renderResult(hall, poll) {
     const result = poll.result;
