@@ -249,6 +249,8 @@ function renderRun(hall) {
       : t("The final result of “{q}”", { q: view.poll.question });
   } else if (view.mode === "spotlight") {
     shows = t("The results of {table}", { table: tables.name(view.spotlight.table) });
+  } else if (record.data.themes.length > 0 || record.data.cards.length > 0) {  // as display.js decides
+    shows = t("The hall's themes as they form");
   } else {
     shows = activity ? t("The prompt and the timer") : t("The assembly's name");
   }
