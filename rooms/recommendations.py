@@ -37,6 +37,7 @@ TITLE_MAX = 120
 TEXT_MAX = 5000
 MAX_RECOMMENDATIONS = 500  # withdrawn ones included: they stay in the record
 MAX_VERSIONS = 200  # per recommendation, the first included
+MAX_CHARACTERS = 2_000_000  # titles and texts of every version together: each welcome carries them all
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +128,7 @@ class Recommendation:
 @dataclass(slots=True)
 class Recommendations:
     items: dict[str, Recommendation] = field(default_factory=dict)  # id -> recommendation, in order
+    characters: int = 0  # of every version's title and text: derived, kept so a budget check costs nothing
 
 
 # -- decide ---------------------------------------------------------------------------------------
@@ -165,6 +167,13 @@ def _changeable(state: Recommendations, actor: Actor, rec_id: str) -> Recommenda
     return rec
 
 
+def _room_for(state: Recommendations, title: str, text: str) -> None:
+    """Refused(over_budget) if one more version would pass MAX_CHARACTERS: a host's tablet may
+    write versions 20 times a second, and every welcome carries every version."""
+    if state.characters + len(title) + len(text) > MAX_CHARACTERS:
+        raise Refused(Code.OVER_BUDGET, f"the recommendations hold at most {MAX_CHARACTERS} characters in all")
+
+
 def decide(state: Recommendations, actor: Actor, cmd: Command, op: str, now: int) -> list[Event]:
     """The events `actor`'s `cmd` (sent as `op`) makes happen at `now` (ms since the epoch), or Refused."""
     rule = RULES.get(op)
@@ -179,6 +188,7 @@ def decide(state: Recommendations, actor: Actor, cmd: Command, op: str, now: int
             raise Refused(Code.DUPLICATE_ID, f"recommendation id {cmd.recommendation} is taken")
         if len(state.items) >= MAX_RECOMMENDATIONS:
             raise Refused(Code.OVER_BUDGET, f"an assembly holds at most {MAX_RECOMMENDATIONS} recommendations")
+        _room_for(state, cmd.title, cmd.text)
         return [Event("recommendation.add", {"recommendation": cmd.recommendation, "title": cmd.title,
                                              "text": cmd.text, "theme": cmd.theme, **_stamp(actor, now)})]
     if isinstance(cmd, EditRecommendation):
@@ -187,6 +197,7 @@ def decide(state: Recommendations, actor: Actor, cmd: Command, op: str, now: int
             raise Refused(Code.INVALID_ARGS, "nothing changed")
         if len(rec.versions) >= MAX_VERSIONS:
             raise Refused(Code.OVER_BUDGET, f"a recommendation keeps at most {MAX_VERSIONS} versions")
+        _room_for(state, cmd.title, cmd.text)
         return [Event("recommendation.edit", {"recommendation": rec.id, "title": cmd.title, "text": cmd.text,
                                               **_stamp(actor, now)})]
     if isinstance(cmd, WithdrawRecommendation):
@@ -227,12 +238,14 @@ def evolve(state: Recommendations, event: Event) -> Recommendations:
     if op == "recommendation.add":
         version = Version(d["title"], d["text"], _data_who(d), d["at"])
         state.items[d["recommendation"]] = Recommendation(d["recommendation"], d["theme"], [version])
+        state.characters += len(d["title"]) + len(d["text"])
         return state
     if op not in EVENTS:
         raise ValueError(f"event {op} cannot apply to the recommendations")
     rec = state.items[d["recommendation"]]
     if op == "recommendation.edit":
         rec.versions.append(Version(d["title"], d["text"], _data_who(d), d["at"]))
+        state.characters += len(d["title"]) + len(d["text"])
     elif op == "recommendation.withdraw":
         rec.withdrawn_by, rec.withdrawn_at = _data_who(d), d["at"]
     elif op == "recommendation.lock":
@@ -294,4 +307,5 @@ def load(data: Mapping[str, Any]) -> Recommendations:
             w = r["withdrawn"]
             rec.withdrawn_by, rec.withdrawn_at = Who(w[0], w[1], w[2]), w[3]
         state.items[rec.id] = rec
+        state.characters += sum(len(v.title) + len(v.text) for v in rec.versions)
     return state

@@ -369,3 +369,20 @@ def test_decide_refuses_unknown_ops() -> None:
     with pytest.raises(Refused) as info:
         r.decide(Recommendations(), FAC, r.WithdrawRecommendation("r1"), "recommendation.delete", NOW)
     assert info.value.code == Code.UNKNOWN_OP
+
+
+def test_the_record_has_a_character_budget_that_survives_a_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MAX_CHARACTERS of titles and texts in all, a new recommendation or version is
+    over_budget (a host's tablet cannot grow every welcome without end); the count is rebuilt on load."""
+    monkeypatch.setattr(r, "MAX_CHARACTERS", 30)
+    state = Recommendations()
+    host = Actor("dev-h", Role.HOST, "1")
+    add = r.AddRecommendation("r1", "Busser", "Flere busser")
+    for e in r.decide(state, host, add, "recommendation.add", 1):
+        r.evolve(state, e)
+    assert state.characters == 18
+    with pytest.raises(Refused) as info:
+        r.decide(state, host, r.EditRecommendation("r1", "Busser", "Flere busser om aftenen"),
+                               "recommendation.edit", 2)
+    assert info.value.code is Code.OVER_BUDGET
+    assert r.load(r.dump(state)) == state
